@@ -1,0 +1,130 @@
+"""MkDocs hooks: generated pages, glossary tooltips and backlinks, local assets, footer versions.
+
+Registered in mkdocs.yml under `hooks:`. Every asset the theme would fetch from a CDN is served from
+`node_modules` (installed by `make setup`), and the CDN fallbacks compiled into Material's bundle
+are rewritten to those local copies, so the built site requests nothing from another host.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import posixpath
+import re
+import sys
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bookkit import ROOT  # noqa: E402
+from bookkit.data import DataError, load_glossary, load_papers  # noqa: E402
+from bookkit.render import glossary_markdown, papers_markdown  # noqa: E402
+from bookkit.terms import TermLinker  # noqa: E402
+from bookkit.versions import readme_versions  # noqa: E402
+
+NODE = ROOT / "node_modules"
+# site path -> file under node_modules
+VENDOR = {
+    "assets/vendor/katex/katex.min.js": "katex/dist/katex.min.js",
+    "assets/vendor/katex/katex.min.css": "katex/dist/katex.min.css",
+    "assets/vendor/katex/contrib/auto-render.min.js": "katex/dist/contrib/auto-render.min.js",
+    "assets/vendor/mermaid/mermaid.min.js": "mermaid/dist/mermaid.min.js",
+    "assets/vendor/iframe-worker/shim.js": "iframe-worker/shim/index.js",
+    "assets/vendor/resize-observer-polyfill/ResizeObserver.global.js":
+        "resize-observer-polyfill/dist/ResizeObserver.global.js",
+}
+# CDN URLs compiled into Material's bundle (used only when the library is missing) -> local copies
+BUNDLE_FALLBACKS = {
+    "https://unpkg.com/mermaid@11/dist/mermaid.min.js": "../vendor/mermaid/mermaid.min.js",
+    "https://unpkg.com/resize-observer-polyfill": "../vendor/resize-observer-polyfill/ResizeObserver.global.js",
+}
+GLOSSARY, PAPERS = "glossary.md", "reference/papers.md"
+
+_state: dict = {}
+
+
+def on_config(config):
+    try:
+        papers = load_papers()
+        terms = load_glossary(papers=papers)
+    except DataError as err:
+        raise PluginError(f"invalid book data: {err}") from err
+    _state.update(papers=papers, terms=terms, linker=TermLinker(terms.values()), used={})
+    config.extra["tested_with"] = readme_versions()
+    if not any(str(p).startswith("assets/vendor/") for p in config.extra.get("polyfills", [])):
+        raise PluginError("extra.polyfills must list the local iframe-worker shim, or the offline plugin adds a CDN one")
+    return config
+
+
+def on_files(files: Files, config) -> Files:
+    missing = [src for src in VENDOR.values() if not (NODE / src).is_file()]
+    if missing:
+        raise PluginError(f"front-end assets missing ({', '.join(missing)}): run `make setup` (npm ci)")
+    for dest, src in VENDOR.items():
+        files.append(File.generated(config, dest, abs_src_path=str(NODE / src)))
+    for font in sorted((NODE / "katex/dist/fonts").iterdir()):
+        files.append(File.generated(config, f"assets/vendor/katex/fonts/{font.name}", abs_src_path=str(font)))
+    try:
+        files.append(File.generated(config, GLOSSARY, content=glossary_markdown(_state["terms"], _state["papers"])))
+        files.append(File.generated(config, PAPERS, content=papers_markdown(_state["papers"])))
+    except DataError as err:
+        raise PluginError(f"invalid book data: {err}") from err
+    return files
+
+
+def on_page_content(html_text: str, page, config, files) -> str:
+    if page.file.src_uri == GLOSSARY:
+        return html_text
+    href = posixpath.relpath(files.get_file_from_path(GLOSSARY).url, posixpath.dirname(page.file.url) or ".")
+    linked, used = _state["linker"].link(html_text, href)
+    _state["used"][page.file.url] = (page.title or page.file.url, used)
+    return linked
+
+
+def _backlinks(slug: str) -> str:
+    pages = sorted((title, url) for url, (title, used) in _state["used"].items() if slug in used)
+    if not pages:
+        return '<p class="gl-backlinks"><strong>Used on:</strong> no page yet.</p>'
+    links = ", ".join(f'<a href="{html.escape(url)}">{html.escape(str(title))}</a>' for title, url in pages)
+    return f'<p class="gl-backlinks"><strong>Used on:</strong> {links}</p>'
+
+
+def on_post_build(config) -> None:
+    site = Path(config.site_dir)
+    # 1. Backlinks on the glossary page, computed from every page's rendered content.
+    glossary = site / "glossary.html"
+    text = glossary.read_text(encoding="utf-8")
+    text = re.sub(r'<div class="gl-backlinks" data-term="([a-z0-9-]+)"></div>', lambda m: _backlinks(m[1]), text)
+    glossary.write_text(text, encoding="utf-8")
+    # 2. Machine-readable export.
+    export = [
+        {"term": t.term, "slug": t.slug, "abbr": t.abbr, "aliases": list(t.aliases), "tooltip": t.tooltip,
+         "definition": t.definition, "relations": {k: list(v) for k, v in t.relations.items() if v},
+         "taught_in": t.taught_in, "papers": list(t.papers), "url": f"glossary.html#{t.slug}",
+         "used_on": sorted(url for url, (_, used) in _state["used"].items() if t.slug in used)}
+        for t in sorted(_state["terms"].values(), key=lambda t: t.term.lower())
+    ]
+    (site / "glossary.json").write_text(json.dumps(export, indent=1, ensure_ascii=False), encoding="utf-8")
+    # 3. Point the bundle's CDN fallbacks at the local copies (relative to the bundle script itself).
+    for bundle in (site / "assets/javascripts").glob("bundle.*.min.js"):
+        code = bundle.read_text(encoding="utf-8")
+        for url, local in BUNDLE_FALLBACKS.items():
+            expr = (f'new URL("{local}",document.querySelector(\'script[src*="assets/javascripts/bundle."]\')'
+                    f'.src).href')
+            code = code.replace(f'"{url}"', expr)
+        bundle.write_text(code, encoding="utf-8")
+
+
+NOTEBOOK_CDN_SCRIPT = re.compile(r'<script type="module">(?:(?!</script>).)*?cdnjs\.cloudflare\.com.*?</script>', re.S)
+
+
+def on_post_page(output: str, page, config) -> str:
+    """mkdocs-jupyter's template loads MathJax and Mermaid from CDNs; the book renders notebook math
+    with its local KaTeX (javascripts/math.js) and its notebooks have no Mermaid cells."""
+    if page.file.src_uri.endswith(".ipynb"):
+        output = output.replace('<script src=""> </script>', "")  # MathJax with an empty URL
+        output = NOTEBOOK_CDN_SCRIPT.sub("", output)
+    return output

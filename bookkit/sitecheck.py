@@ -1,0 +1,137 @@
+"""Checks of a built site: nothing loaded from another host, every internal link and anchor resolves.
+
+Static checks, run by the tests after `mkdocs build --strict`. The browser tests watch real network
+traffic on top of this; the static scan also catches loads that only happen on some code path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from bs4 import BeautifulSoup
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+# Known hosts of CDNs, font services and trackers: any mention in a shipped asset is a defect.
+CDN_HOSTS = re.compile(
+    r"(?:https?:)?//(?:unpkg\.com|cdn\.jsdelivr\.net|cdnjs\.cloudflare\.com|fonts\.googleapis\.com|"
+    r"fonts\.gstatic\.com|esm\.sh|cdn\.skypack\.dev|ajax\.googleapis\.com|code\.jquery\.com|polyfill\.io|"
+    r"www\.googletagmanager\.com|www\.google-analytics\.com|cdn\.mathjax\.org|use\.fontawesome\.com)\b")
+# A URL literal used by code that loads it: import(), importScripts(), new Worker(), fetch(), src/href.
+JS_LOAD = re.compile(
+    r"""(?:import\s*\(|importScripts\s*\(|Worker\s*\(|fetch\s*\(|\.src\s*=|\bsrc\s*:|\.href\s*=|"""
+    r"""setAttribute\(\s*["'](?:src|href)["']\s*,)\s*[`"'](?P<url>(?:https?:)?//[^`"']+)""")
+CSS_URL = re.compile(r"""(?:url\(\s*["']?|@import\s+["'])(?P<url>[^"')\s]+)""")
+# (tag, attribute) pairs whose URL the browser fetches without a click.
+RESOURCE_ATTRS = [("script", "src"), ("img", "src"), ("img", "srcset"), ("source", "src"), ("source", "srcset"),
+                  ("iframe", "src"), ("frame", "src"), ("embed", "src"), ("object", "data"), ("video", "src"),
+                  ("video", "poster"), ("audio", "src"), ("track", "src"), ("input", "src"), ("image", "href"),
+                  ("image", "xlink:href"), ("use", "href"), ("use", "xlink:href"), ("feImage", "href")]
+LOADING_RELS = {"stylesheet", "icon", "shortcut", "apple-touch-icon", "preload", "prefetch", "modulepreload",
+                "manifest", "preconnect", "dns-prefetch", "mask-icon"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.detail}"
+
+
+def is_external(url: str) -> bool:
+    url = url.strip()
+    if url.startswith("//"):
+        url = "https:" + url
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https", "ws", "wss", "ftp") and parts.hostname not in LOCAL_HOSTS
+
+
+def _urls(value: str, attr: str) -> list[str]:
+    if attr == "srcset":
+        return [c.strip().split()[0] for c in value.split(",") if c.strip()]
+    return [value]
+
+
+def external_resources(site: Path) -> list[Problem]:
+    """Every resource the built site would load from a host other than this machine."""
+    problems: list[Problem] = []
+    for file in sorted(site.rglob("*")):
+        if not file.is_file():
+            continue
+        name = file.relative_to(site).as_posix()
+        if file.suffix == ".html":
+            soup = BeautifulSoup(file.read_text(encoding="utf-8"), "html.parser")
+            for tag, attr in RESOURCE_ATTRS:
+                for el in soup.find_all(tag):
+                    for url in _urls(el.get(attr) or "", attr):
+                        if url and is_external(url):
+                            problems.append(Problem(name, f"<{tag} {attr}={url}>"))
+            for el in soup.find_all("link"):
+                rels = set(el.get("rel") or [])
+                if rels & LOADING_RELS and is_external(el.get("href") or ""):
+                    problems.append(Problem(name, f"<link rel={' '.join(rels)} href={el['href']}>"))
+            for el in soup.find_all("meta", attrs={"http-equiv": re.compile("refresh", re.I)}):
+                url = (el.get("content") or "").partition("url=")[2]
+                if url and is_external(url):
+                    problems.append(Problem(name, f"meta refresh to {url}"))
+            for css in [s.get_text() for s in soup.find_all("style")] + [el["style"] for el in soup.find_all(style=True)]:
+                problems += [Problem(name, f"CSS url({m['url']})") for m in CSS_URL.finditer(css) if is_external(m["url"])]
+            for script in soup.find_all("script", src=False):
+                code = script.get_text()
+                problems += [Problem(name, f"inline script loads {m['url']}") for m in JS_LOAD.finditer(code)
+                             if is_external(m["url"])]
+                problems += [Problem(name, f"inline script names CDN {m.group(0)}") for m in CDN_HOSTS.finditer(code)]
+        elif file.suffix == ".css":
+            css = file.read_text(encoding="utf-8", errors="replace")
+            problems += [Problem(name, f"url({m['url']})") for m in CSS_URL.finditer(css) if is_external(m["url"])]
+        elif file.suffix in (".js", ".mjs"):
+            code = file.read_text(encoding="utf-8", errors="replace")
+            problems += [Problem(name, f"loads {m['url']}") for m in JS_LOAD.finditer(code) if is_external(m["url"])]
+            problems += [Problem(name, f"names CDN {m.group(0)}") for m in CDN_HOSTS.finditer(code)]
+    return problems
+
+
+def _ids(page: Path, cache: dict[Path, set[str]]) -> set[str]:
+    if page not in cache:
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        cache[page] = {el["id"] for el in soup.find_all(id=True)} | {el["name"] for el in soup.find_all("a", attrs={"name": True})}
+    return cache[page]
+
+
+def broken_links(site: Path, base_path: str = "/") -> list[Problem]:
+    """Internal links, resources and anchors of every page that do not resolve inside the site.
+
+    Args:
+        site: the built site folder.
+        base_path: the path of `site_url` (404.html links from it, e.g. `/book/`).
+    """
+    problems: list[Problem] = []
+    ids: dict[Path, set[str]] = {}
+    for page in sorted(site.rglob("*.html")):
+        name = page.relative_to(site).as_posix()
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        refs = [(el.name, el.get("href")) for el in soup.find_all(["a", "link"], href=True)]
+        refs += [(el.name, el.get("src")) for el in soup.find_all(["script", "img", "iframe", "source"], src=True)]
+        for tag, url in refs:
+            parts = urlsplit(url)
+            if parts.scheme or url.startswith("//") or not (parts.path or parts.fragment):
+                continue  # external (reading links are fine), mailto:, javascript:, data:, or "#"
+            path = unquote(parts.path)
+            if path.startswith("/"):
+                if not path.startswith(base_path):
+                    problems.append(Problem(name, f"<{tag}> {url}: outside the site's base path {base_path}"))
+                    continue
+                target = (site / path[len(base_path):]).resolve()
+            else:
+                target = (page.parent / path).resolve() if path else page.resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                problems.append(Problem(name, f"<{tag}> {url}: no such file"))
+            elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in _ids(target, ids):
+                problems.append(Problem(name, f"<{tag}> {url}: no anchor #{parts.fragment}"))
+    return problems

@@ -1,0 +1,50 @@
+"""The copy-paste promise: each page's Python blocks, run in order in one fresh interpreter, succeed
+and print exactly the outputs the page shows."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+
+from bookkit.blocks import expand_includes, fence_language, page_program
+from conftest import ROOT, run_python
+
+PAGES = sorted((ROOT / "docs").rglob("*.md"))
+PAGES_WITH_CODE = [p for p in PAGES if page_program(p).strip()]
+
+
+def rel(p: Path) -> str:
+    return p.relative_to(ROOT).as_posix()
+
+
+def shown_outputs(page: Path) -> str:
+    """The text of the page's `Output` blocks, in order."""
+    tokens = MarkdownIt("commonmark").parse(expand_includes(page.read_text(encoding="utf-8")))
+    return "".join(t.content for t in tokens
+                   if t.type == "fence" and fence_language(t.info) == "text" and 'title="Output"' in t.info)
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_CODE, ids=rel)
+def test_page_blocks_run_in_order(page: Path, tmp_path: Path):
+    program = tmp_path / "page.py"
+    program.write_text(page_program(page), encoding="utf-8")
+    result = run_python([str(program)], timeout=120, GENAI_GUIDE_FIGURES=str(tmp_path))
+    assert result.returncode == 0, f"{rel(page)}: its Python blocks, run in order, fail:\n{result.stderr[-4000:]}"
+    assert result.stdout == shown_outputs(page), f"{rel(page)}: the printed output differs from its Output blocks"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=rel)
+def test_python_fences_are_collectable(page: Path):
+    """pytest-markdown-docs skips fences indented inside admonitions or `===` tabs; use `/// tab`."""
+    indented = re.findall(r"^[ \t]+(?:```|~~~)\s*\{?\.?(?:python|py)\b", page.read_text(encoding="utf-8"), re.M)
+    assert not indented, f"{rel(page)}: indented Python fences would escape the page tests"
+
+
+def test_the_copy_paste_check_can_fail(tmp_path: Path):
+    broken = tmp_path / "broken.md"
+    broken.write_text('```python\nx = 1\n```\n\n```python\nassert x == 2\n```\n', encoding="utf-8")
+    result = run_python(["-c", page_program(broken)], timeout=30)
+    assert result.returncode != 0 and "AssertionError" in result.stderr

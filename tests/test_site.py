@@ -1,0 +1,131 @@
+"""The built site: strict build, nothing from another host, links and anchors, search, glossary, footer."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+from bookkit.data import load_glossary
+from bookkit.sitecheck import broken_links, external_resources
+from bookkit.versions import readme_versions
+from conftest import ROOT
+
+pytestmark = [pytest.mark.site, pytest.mark.xdist_group("site")]
+
+
+def soup(site: Path, page: str) -> BeautifulSoup:
+    return BeautifulSoup((site / page).read_text(encoding="utf-8"), "html.parser")
+
+
+def site_base_path() -> str:
+    config = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+    return re.sub(r"^https?://[^/]+", "", config["site_url"]) or "/"
+
+
+def test_no_resource_from_another_host(built_site: Path):
+    problems = external_resources(built_site)
+    assert not problems, "the site loads from other hosts:\n" + "\n".join(map(str, problems))
+
+
+def test_scanner_catches_external_loads(tmp_path: Path):
+    """The scan is not vacuous: each kind of remote load is reported."""
+    (tmp_path / "a.html").write_text(
+        '<script src="https://cdn.example.org/x.js"></script><link rel="stylesheet" href="//fonts.googleapis.com/css">'
+        '<img srcset="a.png 1x, https://img.example.org/b.png 2x"><iframe src="https://example.org"></iframe>'
+        '<style>@import "https://example.org/a.css";</style><a href="https://arxiv.org/abs/1706.03762">fine</a>',
+        encoding="utf-8")
+    (tmp_path / "b.css").write_text("@font-face{src:url(https://fonts.gstatic.com/x.woff2)}", encoding="utf-8")
+    (tmp_path / "c.js").write_text('new Worker("https://example.org/w.js");x=import("https://esm.sh/y")',
+                                   encoding="utf-8")
+    found = {str(p) for p in external_resources(tmp_path)}
+    assert found == {
+        "a.html: <script src=https://cdn.example.org/x.js>",
+        "a.html: <img srcset=https://img.example.org/b.png>",
+        "a.html: <iframe src=https://example.org>",
+        "a.html: <link rel=stylesheet href=//fonts.googleapis.com/css>",
+        "a.html: CSS url(https://example.org/a.css)",
+        "b.css: url(https://fonts.gstatic.com/x.woff2)",
+        "c.js: loads https://example.org/w.js",
+        "c.js: loads https://esm.sh/y",
+        "c.js: names CDN https://esm.sh",
+    }  # and the reading link to arXiv is not reported
+
+
+def test_every_internal_link_and_anchor_resolves(built_site: Path):
+    problems = broken_links(built_site, base_path=site_base_path())
+    assert not problems, "broken links:\n" + "\n".join(map(str, problems))
+
+
+def test_link_checker_catches_a_broken_anchor(tmp_path: Path):
+    (tmp_path / "a.html").write_text('<h2 id="here">x</h2><a href="#here">ok</a><a href="#gone">bad</a>'
+                                     '<a href="b.html">missing</a>', encoding="utf-8")
+    assert [p.detail for p in broken_links(tmp_path)] == ["<a> #gone: no anchor #gone", "<a> b.html: no such file"]
+
+
+def test_search_index_is_present_and_works_offline(built_site: Path):
+    index = json.loads((built_site / "search/search_index.json").read_text(encoding="utf-8"))
+    locations = {doc["location"].split("#")[0] for doc in index["docs"]}
+    assert {"transformers/attention.html", "glossary.html"} <= locations
+    assert (built_site / "search/search_index.js").read_text(encoding="utf-8").startswith("var __index =")
+
+
+def test_every_glossary_term_resolves(built_site: Path):
+    terms = load_glossary()
+    ids = {el["id"] for el in soup(built_site, "glossary.html").find_all(id=True)}
+    assert set(terms) <= ids
+    export = json.loads((built_site / "glossary.json").read_text(encoding="utf-8"))
+    assert {e["slug"] for e in export} == set(terms)
+    attention = next(e for e in export if e["slug"] == "attention")
+    assert "transformers/attention.html" in attention["used_on"]
+
+
+def test_glossary_backlinks_list_the_pages_using_a_term(built_site: Path):
+    entry = soup(built_site, "glossary.html").find(id="causal-mask").find_next("p", class_="gl-backlinks")
+    assert "transformers/attention.html" in [a["href"] for a in entry.find_all("a")]
+    assert not (built_site / "glossary.html").read_text(encoding="utf-8").count('data-term="')
+
+
+def test_attention_page_has_tooltips_math_diagram_code_and_figure(built_site: Path):
+    page = soup(built_site, "transformers/attention.html")
+    tooltips = {a["href"].split("#")[1]: a["title"] for a in page.select("a.gl-term")}
+    for slug in ("attention", "softmax", "self-attention", "cross-attention", "causal-mask", "multi-head-attention"):
+        assert tooltips.get(slug), f"no tooltip for {slug} on the attention page"
+    assert page.select(".arithmatex") and page.select("pre.mermaid")
+    assert page.select("div.language-python code") and page.select("div.language-text code")
+    assert page.find("img", src="figures/attention_pattern.svg")
+    assert (built_site / "transformers/figures/attention_pattern.svg").is_file()
+    # the output shown under the code is the golden output
+    golden = (ROOT / "snippets/transformers/why_sqrt_dk.out").read_text(encoding="utf-8")
+    assert any(block.get_text() == golden for block in page.select("div.language-text code"))
+
+
+def test_api_page_is_generated_from_docstrings(built_site: Path):
+    page = soup(built_site, "reference/api/attention.html")
+    assert page.find(id="genai_guide.attention.scaled_dot_product_attention")
+    assert page.find(id="genai_guide.attention.MultiHeadAttention")
+
+
+def test_notebook_is_rendered_with_outputs(built_site: Path):
+    text = (built_site / "transformers/attention-lab.html").read_text(encoding="utf-8")
+    assert "jupyter-wrapper" in text and "output of &#x27;sat&#x27;" in text or "output of 'sat'" in text
+
+
+def test_footer_states_the_tested_versions(built_site: Path):
+    footer = soup(built_site, "index.html").find(attrs={"data-tested-with": True}).get_text(" ", strip=True)
+    for name, version in readme_versions().items():
+        assert f"{name} {version}" in footer
+
+
+def test_404_page_sitemap_and_metadata(built_site: Path):
+    assert "404" in (built_site / "404.html").read_text(encoding="utf-8")
+    assert "https://genai-guidebook.github.io/book/transformers/attention.html" in (
+        built_site / "sitemap.xml").read_text(encoding="utf-8")
+    page = soup(built_site, "transformers/attention.html")
+    assert page.find("link", rel="canonical")["href"].endswith("transformers/attention.html")
+    assert page.find("meta", attrs={"name": "description"})["content"].startswith("Scaled dot-product")
+    assert page.find("meta", property="og:title")["content"].startswith("Attention")
