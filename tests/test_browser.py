@@ -1,0 +1,271 @@
+"""The site as a reader sees it: headless Chromium against the served site and the site opened from disk.
+
+Skipped, with the reason shown, where Debian's Chromium is not installed (`.ci/run` installs it).
+Every request to a host other than this machine is aborted and recorded, so a page that tries one
+fails here even though the machine has no internet to notice. Screenshots go to `screenshots/`.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from conftest import ROOT, subprocess_env
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.xdist_group("site"),
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
+]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync", "--disable-quic"]
+SCREENSHOTS = ROOT / "screenshots"
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+LOCAL = ("127.0.0.1", "localhost", "[::1]")
+
+
+class Page:
+    """A Playwright page that records console errors and aborts (and records) non-local requests."""
+
+    def __init__(self, browser, viewport=DESKTOP, color_scheme="light"):
+        self.context = browser.new_context(viewport=viewport, color_scheme=color_scheme)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.external: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        self.context.route("**/*", self._route)
+
+    def _route(self, route):
+        url = route.request.url
+        parts = urlsplit(url)
+        if parts.scheme in ("file", "data", "blob", "about") or parts.hostname in ("127.0.0.1", "localhost", "::1"):
+            route.continue_()
+        else:
+            self.external.append(url)
+            route.abort()
+
+    def open(self, url: str, idle: bool = True):
+        self.page.goto(url, wait_until="load")
+        if idle:  # live reload keeps a request open for good: never idle
+            self.page.wait_for_load_state("networkidle")
+        # math and diagrams load lazily after the page: wait for them to settle
+        self.page.wait_for_function(
+            "() => [...document.querySelectorAll('.arithmatex')].every(e => e.querySelector('.katex'))"
+            " && !document.querySelector('pre.mermaid')", timeout=15_000)
+        return self.page
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(built_site):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(built_site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(params=["served", "from-disk"])
+def base(request, built_site, server):
+    return server if request.param == "served" else built_site.as_uri() + "/"
+
+
+def all_pages(site: Path) -> list[str]:
+    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html") if p.name != "404.html")
+
+
+def test_every_page_loads_cleanly(browser, built_site, base):
+    p = Page(browser)
+    try:
+        for page in all_pages(built_site):
+            p.open(base + page)
+        assert not p.external, f"requests to other hosts: {p.external}"
+        assert not p.errors, f"console errors: {p.errors}"
+    finally:
+        p.close()
+
+
+def test_math_diagrams_and_copy_buttons_render(browser, base):
+    p = Page(browser)
+    try:
+        page = p.open(base + "transformers/attention.html")
+        state = page.evaluate("""() => ({
+            math: document.querySelectorAll('.arithmatex').length,
+            rendered: document.querySelectorAll('.arithmatex .katex-html').length,
+            rawTex: [...document.querySelectorAll('.arithmatex')].filter(e => /\\\\\\(|\\\\\\[/.test(e.textContent) && !e.querySelector('.katex')).length,
+            blocks: document.querySelectorAll('.highlight pre > code').length,
+            copy: document.querySelectorAll('.highlight button.md-code__button[data-md-type=copy]').length,
+            diagrams: document.querySelectorAll('div.mermaid').length,
+        })""")
+        assert state["math"] > 10 and state["rendered"] == state["math"] and state["rawTex"] == 0, state
+        assert state["blocks"] > 5 and state["copy"] == state["blocks"], state
+        assert state["diagrams"] == 1, state
+        # Material draws Mermaid into a closed shadow root: look through it with the DevTools protocol.
+        cdp = p.context.new_cdp_session(page)
+        tree = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})
+        assert _svgs_under(tree["root"], "mermaid") >= 1, "the Mermaid diagram was not rendered to SVG"
+        assert page.locator("img[src='figures/attention_pattern.svg']").evaluate("i => i.naturalWidth") > 100
+        assert not p.errors and not p.external
+    finally:
+        p.close()
+
+
+def _svgs_under(node: dict, css_class: str, inside: bool = False) -> int:
+    attrs = node.get("attributes", [])
+    classes = dict(zip(attrs[::2], attrs[1::2])).get("class", "").split()
+    inside = inside or css_class in classes
+    count = int(inside and node.get("nodeName", "").lower() == "svg" and bool(node.get("children")))
+    for child in node.get("children", []) + node.get("shadowRoots", []):
+        count += _svgs_under(child, css_class, inside)
+    return count
+
+
+def test_search_finds_a_term_by_its_abbreviation(browser, base):
+    p = Page(browser)
+    try:
+        page = p.open(base + "index.html")
+        search = page.locator("input.md-search__input")
+        search.click()
+        page.wait_for_function(  # the index is built in a worker; typing earlier is lost
+            "() => !/Initializing/i.test(document.querySelector('.md-search-result__meta').textContent)",
+            timeout=30_000)
+        search.press_sequentially("MHA", delay=50)  # real key events, as a reader types
+        result = page.locator(".md-search-result__item a[href*='glossary.html'][href$='#multi-head-attention']").first
+        try:
+            result.wait_for(timeout=15_000)
+        except Exception as err:
+            hrefs = page.evaluate("() => [...document.querySelectorAll('.md-search-result__item a')].map(a => a.href)")
+            meta = page.locator(".md-search-result__meta").inner_text()
+            raise AssertionError(f"no glossary result for MHA; results: {meta!r} {hrefs}") from err
+        result.click()
+        page.wait_for_url("**/glossary.html*#multi-head-attention", timeout=10_000)
+        assert page.locator("#multi-head-attention").is_visible()
+        assert not p.errors and not p.external
+    finally:
+        p.close()
+
+
+def test_a_term_shows_its_tooltip_on_hover(browser, base):
+    p = Page(browser)
+    try:
+        page = p.open(base + "transformers/attention.html")
+        term = page.locator("a.gl-term[href$='#softmax']").first
+        term.scroll_into_view_if_needed()
+        term.hover()
+        tooltip = page.locator(".md-tooltip2--active")
+        tooltip.wait_for(timeout=5_000)
+        assert "probabilities" in tooltip.inner_text()
+    finally:
+        p.close()
+
+
+def test_dark_and_light_toggle(browser, base):
+    p = Page(browser)
+    try:
+        page = p.open(base + "index.html")
+        scheme = lambda: page.evaluate("() => document.body.getAttribute('data-md-color-scheme')")  # noqa: E731
+        assert scheme() == "default"
+        page.locator("form[data-md-component=palette] label:visible").first.click()
+        page.wait_for_function("() => document.body.getAttribute('data-md-color-scheme') === 'slate'")
+        background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+        page.locator("form[data-md-component=palette] label:visible").first.click()
+        page.wait_for_function("() => document.body.getAttribute('data-md-color-scheme') === 'default'")
+        assert background != page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    finally:
+        p.close()
+
+
+def test_navigation_on_a_phone(browser, base):
+    p = Page(browser, viewport=PHONE)
+    try:
+        page = p.open(base + "index.html")
+        assert not page.locator(".md-sidebar--primary").is_visible() or page.evaluate(
+            "() => !document.getElementById('__drawer').checked")
+        page.locator("label.md-header__button[for=__drawer]").click()
+        link = page.locator(".md-nav--primary a[href$='glossary.html']").first
+        link.wait_for(state="visible", timeout=5_000)
+        link.click()
+        page.wait_for_url("**/glossary.html*")
+        assert page.locator("h1").first.inner_text().rstrip("¶") == "Glossary"
+    finally:
+        p.close()
+
+
+@pytest.mark.parametrize("name,page", [("home", "index.html"), ("attention", "transformers/attention.html"),
+                                       ("glossary", "glossary.html")])
+@pytest.mark.parametrize("device,viewport", [("desktop", DESKTOP), ("phone", PHONE)])
+def test_screenshots(browser, server, name, page, device, viewport):
+    p = Page(browser, viewport=viewport)
+    try:
+        p.open(server + page)
+        SCREENSHOTS.mkdir(exist_ok=True)
+        path = SCREENSHOTS / f"{name}-{device}.png"
+        p.page.screenshot(path=str(path), full_page=False)
+        assert path.stat().st_size > 10_000
+    finally:
+        p.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_make_serve_serves_the_book_offline(browser):
+    from test_site import site_base_path
+
+    """`make serve` runs `mkdocs serve`: its pages load with live reload and no other host."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}", "--livereload"],
+                            cwd=ROOT, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None, f"mkdocs serve exited: {proc.stderr.read()[-3000:]}"
+                time.sleep(0.5)
+        p = Page(browser)
+        try:
+            p.open(f"http://127.0.0.1:{port}{site_base_path()}transformers/attention.html", idle=False)
+            assert p.page.locator("h1").first.inner_text().rstrip("¶") == "Attention"
+            assert p.page.evaluate("() => !!document.querySelector('script[src*=livereload]') || 'livereload' in window"
+                                   " || document.documentElement.outerHTML.includes('livereload')")
+            assert not p.external and not p.errors, (p.external, p.errors)
+        finally:
+            p.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
