@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bookkit import ROOT  # noqa: E402
 from bookkit.data import DataError, load_glossary, load_papers  # noqa: E402
+from bookkit.math import MathError, render_math  # noqa: E402
 from bookkit.render import glossary_markdown, papers_markdown  # noqa: E402
 from bookkit.terms import TermLinker  # noqa: E402
 from bookkit.versions import readme_versions  # noqa: E402
@@ -76,6 +77,10 @@ def on_files(files: Files, config) -> Files:
 
 
 def on_page_content(html_text: str, page, config, files) -> str:
+    try:
+        html_text, page.meta["has_math"] = render_math(html_text)
+    except MathError as err:
+        raise PluginError(f"{page.file.src_uri}: {err}") from err
     if page.file.src_uri == GLOSSARY:
         return html_text
     href = posixpath.relpath(files.get_file_from_path(GLOSSARY).url, posixpath.dirname(page.file.url) or ".")
@@ -127,4 +132,7 @@ def on_post_page(output: str, page, config) -> str:
     if page.file.src_uri.endswith(".ipynb"):
         output = output.replace('<script src=""> </script>', "")  # MathJax with an empty URL
         output = NOTEBOOK_CDN_SCRIPT.sub("", output)
+    if page.meta.get("has_math"):  # typeset at build time: only KaTeX's stylesheet (and fonts) are needed
+        css = posixpath.relpath("assets/vendor/katex/katex.min.css", posixpath.dirname(page.file.url) or ".")
+        output = output.replace("</head>", f'<link rel="stylesheet" href="{css}">\n</head>', 1)
     return output

@@ -242,12 +242,11 @@ def _free_port() -> int:
 
 
 def test_make_serve_serves_the_book_offline(browser):
-    from test_site import site_base_path
-
-    """`make serve` runs `mkdocs serve`: its pages load with live reload and no other host."""
+    """`make serve` runs `mkdocs serve` with SITE_URL at the root: pages load, live reload, no other host."""
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}", "--livereload"],
-                            cwd=ROOT, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, env=subprocess_env(SITE_URL=f"http://127.0.0.1:{port}/"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -259,7 +258,7 @@ def test_make_serve_serves_the_book_offline(browser):
                 time.sleep(0.5)
         p = Page(browser)
         try:
-            p.open(f"http://127.0.0.1:{port}{site_base_path()}transformers/attention.html", idle=False)
+            p.open(f"http://127.0.0.1:{port}/transformers/attention.html", idle=False)
             assert p.page.locator("h1").first.inner_text().rstrip("¶") == "Attention"
             assert p.page.evaluate("() => !!document.querySelector('script[src*=livereload]') || 'livereload' in window"
                                    " || document.documentElement.outerHTML.includes('livereload')")

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
+from urllib.parse import urlsplit
+
 from bs4 import BeautifulSoup
 
 from bookkit.data import load_glossary
@@ -23,8 +24,9 @@ def soup(site: Path, page: str) -> BeautifulSoup:
 
 
 def site_base_path() -> str:
-    config = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
-    return re.sub(r"^https?://[^/]+", "", config["site_url"]) or "/"
+    from mkdocs.config import load_config
+
+    return urlsplit(load_config(str(ROOT / "mkdocs.yml"))["site_url"]).path or "/"
 
 
 def test_no_resource_from_another_host(built_site: Path):
@@ -129,3 +131,19 @@ def test_404_page_sitemap_and_metadata(built_site: Path):
     assert page.find("link", rel="canonical")["href"].endswith("transformers/attention.html")
     assert page.find("meta", attrs={"name": "description"})["content"].startswith("Scaled dot-product")
     assert page.find("meta", property="og:title")["content"].startswith("Attention")
+
+
+def test_math_is_typeset_at_build_time(built_site: Path):
+    for page in built_site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        untypeset = re.findall(r'class="arithmatex">\s*\\[\(\[]', text)
+        assert not untypeset, f"{page.relative_to(built_site)}: raw TeX left untypeset"
+    assert soup(built_site, "transformers/attention.html").select(".arithmatex .katex-mathml math")
+
+
+def test_invalid_tex_fails_with_the_formula_named():
+    from bookkit.math import MathError, render_math
+
+    with pytest.raises(MathError, match=r"\\frac\{1\}"):
+        render_math('<span class="arithmatex">\\(\\frac{1}\\)</span>')
+    assert render_math("<p>no math</p>") == ("<p>no math</p>", False)

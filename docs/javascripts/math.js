@@ -1,6 +1,6 @@
-// Render math with the local copy of KaTeX, loaded only on pages that have math.
-// pymdownx.arithmatex (generic mode) wraps TeX in .arithmatex elements; Material's document$
-// observable fires on every page load.
+// Client-side math, for what the build could not typeset: Markdown cells of notebooks (mkdocs-jupyter
+// keeps their $...$) and any .arithmatex element left untypeset. Chapter math is typeset at build time
+// (bookkit/math.py), so most pages never load KaTeX's script. Uses the local copy of KaTeX.
 (function () {
   const base = new URL("../assets/vendor/katex/", document.currentScript.src).href;
   let loading = null;
@@ -35,7 +35,7 @@
 
   function render(root) {
     const notebook = root.querySelector(".jupyter-wrapper");
-    if (!root.querySelector(".arithmatex") && !notebook) return;
+    if (!root.querySelector(".arithmatex:not([data-math-rendered])") && !notebook) return;
     load().then(() => {
       window.renderMathInElement(root, {
         delimiters: notebook ? notebookDelimiters : delimiters,
