@@ -10,6 +10,9 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 PYTEST_ARGS ?=
+# Where pip finds torch's CPU wheel; empty uses pip's configuration (this project's machines keep it on disk).
+# Elsewhere: make TORCH_INDEX=https://download.pytorch.org/whl/cpu setup
+TORCH_INDEX ?=
 
 .PHONY: setup serve build test golden bench lock clean
 
@@ -20,7 +23,7 @@ $(PY):
 
 # torch first, pinned to the CPU wheel, so that no other package can pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml constraints.txt | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
+	$(PY) -m pip install --quiet --disable-pip-version-check $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "torch==2.13.0"
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[docs,test]"
 	touch $@
 
