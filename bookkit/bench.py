@@ -37,6 +37,9 @@ CHROME_FLAGS = ("--headless=new --no-sandbox --disable-gpu --disable-background-
                 "--disable-component-update --no-first-run --disable-sync --disable-quic")
 ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "HF_HUB_OFFLINE": "1"}
 SERVE_ENV = {**ENV, "SITE_URL": "http://127.0.0.1:8765/"}
+# Run through npx rather than kept in package.json: lighthouse's dependency tree names a "latest"
+# dist-tag, which keeps `npm ci` from ever matching the lock file. Lighthouse 12 runs on Node 20.
+LIGHTHOUSE = "lighthouse@12.8.2"
 PAGES = {"home": "index.html", "chapter": "transformers/attention.html"}
 LAZY_ASSETS = ("assets/vendor/katex/", "assets/vendor/mermaid/")  # math and diagrams, loaded after the page
 
@@ -137,7 +140,7 @@ def page_weight(url: str, site: Path) -> tuple[int, int, int]:
 def lighthouse(url: str, preset: str) -> dict[str, int]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
-        args = [str(ROOT / "node_modules/.bin/lighthouse"), url, f"--chrome-path={CHROMIUM}",
+        args = ["npx", "--yes", LIGHTHOUSE, url, f"--chrome-path={CHROMIUM}",
                 f"--chrome-flags={CHROME_FLAGS} --user-data-dir={tmp}/profile", "--output=json",
                 f"--output-path={out}", "--only-categories=performance,accessibility,best-practices,seo", "--quiet"]
         if preset == "desktop":
