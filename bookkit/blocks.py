@@ -59,10 +59,22 @@ def fence_language(info: str) -> str:
     return info.split()[0] if info else ""
 
 
+def is_notest(info: str) -> bool:
+    """A fence marked `notest` (brace syntax: {.python notest title="Needs network: ..."})."""
+    return "notest" in info.strip().strip("{}").split()
+
+
 def python_blocks(markdown: str) -> list[str]:
-    """Every Python fence of a page, after includes are expanded, in page order."""
+    """Every tested Python fence of a page, after includes are expanded, in page order."""
     tokens = MarkdownIt("commonmark").parse(expand_includes(markdown))
-    return [t.content for t in tokens if t.type == "fence" and fence_language(t.info) in PYTHON]
+    return [t.content for t in tokens
+            if t.type == "fence" and fence_language(t.info) in PYTHON and not is_notest(t.info)]
+
+
+def untested_blocks(markdown: str) -> list[str]:
+    """The info strings of Python fences marked `notest`."""
+    tokens = MarkdownIt("commonmark").parse(markdown)
+    return [t.info for t in tokens if t.type == "fence" and fence_language(t.info) in PYTHON and is_notest(t.info)]
 
 
 def page_program(page: Path) -> str:

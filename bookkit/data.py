@@ -30,8 +30,13 @@ class Paper:
     authors: tuple[str, ...]
     year: int
     venue: str
-    arxiv: str
+    arxiv: str | None
     contribution: str
+    url: str | None = None
+
+    @property
+    def link(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv}" if self.arxiv else str(self.url)
 
     @property
     def short(self) -> str:
@@ -60,6 +65,12 @@ class Term:
         return (self.term, *self.aliases, *((self.abbr,) if self.abbr else ()))
 
 
+def is_case_sensitive(form: str) -> bool:
+    """Forms with capitals past the first letter (BPE, LoRA, ReAct, ToT) must match exactly, so that
+    "react" or "tot" in running prose are not taken for them; sentence-case forms match any case."""
+    return form != form[:1] + form[1:].lower()
+
+
 def _read(path: Path) -> list[dict]:
     with path.open(encoding="utf-8") as f:
         data = yaml.safe_load(f) or []
@@ -71,11 +82,13 @@ def _read(path: Path) -> list[dict]:
 def load_papers(path: Path = DATA / "papers.yml") -> dict[str, Paper]:
     errors: list[str] = []
     papers: dict[str, Paper] = {}
-    required = ("key", "title", "authors", "year", "venue", "arxiv", "contribution")
+    required = ("key", "title", "authors", "year", "venue", "contribution")
     for i, raw in enumerate(_read(path)):
         name = raw.get("key") or f"entry #{i + 1}"
         missing = [k for k in required if not raw.get(k)]
-        unknown = set(raw) - set(required)
+        if not raw.get("arxiv") and not raw.get("url"):
+            missing.append("arxiv (or url, for a paper not on arXiv)")
+        unknown = set(raw) - {*required, "arxiv", "url"}
         if missing:
             errors.append(f"paper {name!r}: missing {', '.join(missing)}")
             continue
@@ -83,7 +96,7 @@ def load_papers(path: Path = DATA / "papers.yml") -> dict[str, Paper]:
             errors.append(f"paper {name!r}: unknown fields {sorted(unknown)}")
         if not SLUG.match(str(raw["key"])):
             errors.append(f"paper {name!r}: key must be lowercase letters, digits and hyphens")
-        if not ARXIV.match(str(raw["arxiv"])):
+        if raw.get("arxiv") and not ARXIV.match(str(raw["arxiv"])):
             errors.append(f"paper {name!r}: malformed arXiv id {raw['arxiv']!r} (expected e.g. 1706.03762)")
         if not isinstance(raw["authors"], list):
             errors.append(f"paper {name!r}: authors must be a list")
@@ -91,7 +104,8 @@ def load_papers(path: Path = DATA / "papers.yml") -> dict[str, Paper]:
             errors.append(f"paper {name!r}: duplicate key")
         papers[name] = Paper(
             key=name, title=str(raw["title"]), authors=tuple(raw["authors"]), year=int(raw["year"]),
-            venue=str(raw["venue"]), arxiv=str(raw["arxiv"]), contribution=str(raw["contribution"]).strip(),
+            venue=str(raw["venue"]), arxiv=str(raw["arxiv"]) if raw.get("arxiv") else None,
+            contribution=str(raw["contribution"]).strip(), url=raw.get("url"),
         )
     if errors:
         raise DataError(f"{path.name}:\n  " + "\n  ".join(errors))
@@ -129,7 +143,7 @@ def load_glossary(path: Path = DATA / "glossary.yml", papers: dict[str, Paper] |
             papers=tuple(raw.get("papers") or ()),
         )
         for form in entry.forms:
-            key = form if form == entry.abbr else form.lower()
+            key = form if is_case_sensitive(form) else form.lower()
             if key in forms and forms[key] != slug:
                 errors.append(f"term {name!r}: alias {form!r} already names {forms[key]!r}")
             forms[key] = slug
@@ -147,3 +161,54 @@ def load_glossary(path: Path = DATA / "glossary.yml", papers: dict[str, Paper] |
     if errors:
         raise DataError(f"{path.name}:\n  " + "\n  ".join(errors))
     return terms
+
+
+def _load_records(path: Path, kind: str, required: tuple[str, ...], optional: tuple[str, ...],
+                  papers: dict[str, Paper], allowed: dict[str, set[str]] | None = None) -> dict[str, dict]:
+    """Validate a list of plain records (models, datasets, tools) keyed by `key`."""
+    errors: list[str] = []
+    records: dict[str, dict] = {}
+    for i, raw in enumerate(_read(path)):
+        name = raw.get("key") or raw.get("name") or f"entry #{i + 1}"
+        missing = [k for k in required if raw.get(k) in (None, "", [])]
+        if missing:
+            errors.append(f"{kind} {name!r}: missing {', '.join(missing)}")
+        if unknown := set(raw) - set(required) - set(optional):
+            errors.append(f"{kind} {name!r}: unknown fields {sorted(unknown)}")
+        if not SLUG.match(str(raw.get("key", ""))):
+            errors.append(f"{kind} {name!r}: key must be lowercase-hyphenated")
+        if raw.get("key") in records:
+            errors.append(f"{kind} {name!r}: duplicate key")
+        if raw.get("paper") and raw["paper"] not in papers:
+            errors.append(f"{kind} {name!r}: unknown paper {raw['paper']!r}")
+        for field_name, values in (allowed or {}).items():
+            if raw.get(field_name) not in values:
+                errors.append(f"{kind} {name!r}: {field_name} must be one of {sorted(values)}")
+        records[str(raw.get("key"))] = raw
+    if errors:
+        raise DataError(f"{path.name}:\n  " + "\n  ".join(errors))
+    return records
+
+
+def load_models(path: Path = DATA / "models.yml", papers: dict[str, Paper] | None = None) -> dict[str, dict]:
+    return _load_records(
+        path, "model", ("key", "name", "family", "organization", "released", "parameters", "context_length",
+                        "license", "architecture"),
+        ("paper", "hf_config", "published_parameters", "published_parameters_source", "notes"),
+        load_papers() if papers is None else papers)
+
+
+def load_datasets(path: Path = DATA / "datasets.yml", papers: dict[str, Paper] | None = None) -> dict[str, dict]:
+    return _load_records(
+        path, "dataset", ("key", "name", "task", "classes", "splits", "license", "hub_id", "load", "schema",
+                          "watch_for"),
+        ("paper", "tasks", "notes", "configs", "vocabulary"), load_papers() if papers is None else papers)
+
+
+TOOL_SECTIONS = {"runtimes", "libraries", "multi-agent frameworks", "vector databases", "companies",
+                 "further reading"}
+
+
+def load_tools(path: Path = DATA / "tools.yml", papers: dict[str, Paper] | None = None) -> dict[str, dict]:
+    return _load_records(path, "tool", ("key", "name", "section", "url", "what", "pick_when"), ("license",),
+                         load_papers() if papers is None else papers, allowed={"section": TOOL_SECTIONS})

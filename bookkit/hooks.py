@@ -20,9 +20,15 @@ from mkdocs.structure.files import File, Files
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bookkit import ROOT  # noqa: E402
-from bookkit.data import DataError, load_glossary, load_papers  # noqa: E402
+from bookkit.data import DataError, load_datasets, load_glossary, load_models, load_papers, load_tools  # noqa: E402
 from bookkit.math import MathError, render_math  # noqa: E402
-from bookkit.render import glossary_markdown, papers_markdown  # noqa: E402
+from bookkit.render import (  # noqa: E402
+    datasets_markdown,
+    glossary_markdown,
+    models_markdown,
+    papers_markdown,
+    tools_markdown,
+)
 from bookkit.terms import TermLinker  # noqa: E402
 from bookkit.versions import readme_versions  # noqa: E402
 
@@ -51,9 +57,14 @@ def on_config(config):
     try:
         papers = load_papers()
         terms = load_glossary(papers=papers)
+        generated = {
+            "models": models_markdown(load_models(papers=papers), papers),
+            "datasets": datasets_markdown(load_datasets(papers=papers), papers),
+            "tools": tools_markdown(load_tools(papers=papers)),
+        }
     except DataError as err:
         raise PluginError(f"invalid book data: {err}") from err
-    _state.update(papers=papers, terms=terms, linker=TermLinker(terms.values()), used={})
+    _state.update(papers=papers, terms=terms, linker=TermLinker(terms.values()), used={}, generated=generated)
     config.extra["tested_with"] = readme_versions()
     if not any(str(p).startswith("assets/vendor/") for p in config.extra.get("polyfills", [])):
         raise PluginError("extra.polyfills must list the local iframe-worker shim, or the offline plugin adds a CDN one")
@@ -74,6 +85,19 @@ def on_files(files: Files, config) -> Files:
     except DataError as err:
         raise PluginError(f"invalid book data: {err}") from err
     return files
+
+
+PLACEHOLDER = re.compile(r"^<!-- data:(\w+) -->$", re.M)
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    """Pages that present a data file hold `<!-- data:models -->` (etc.) where its tables go."""
+    def fill(m: re.Match) -> str:
+        if m[1] not in _state["generated"]:
+            raise PluginError(f"{page.file.src_uri}: unknown data placeholder {m[0]}")
+        return _state["generated"][m[1]]
+
+    return PLACEHOLDER.sub(fill, markdown)
 
 
 def on_page_content(html_text: str, page, config, files) -> str:

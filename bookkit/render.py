@@ -113,11 +113,114 @@ def papers_markdown(papers: dict[str, Paper]) -> str:
     ]
     for p in sorted(papers.values(), key=lambda p: (p.year, p.key)):
         out += [f"### {p.title} {{#{p.key} }}", ""]
-        out += [f"{', '.join(p.authors)}. *{p.venue}*, {p.year}. "
-                f"arXiv: [{p.arxiv}](https://arxiv.org/abs/{p.arxiv})", ""]
+        where = f"arXiv: [{p.arxiv}]({p.link})" if p.arxiv else f"[Read it]({p.link})"
+        out += [f"{', '.join(p.authors)}. *{p.venue}*, {p.year}. {where}", ""]
         out += [p.contribution, ""]
         pages = cited.get(p.key, [])
         if pages:
             titles = [f"[{page_title_and_headings(DOCS / page)[0]}](../{page})" for page in pages]
             out += ["**Cited in:** " + ", ".join(titles), ""]
+    return "\n".join(out)
+
+
+def _cell(value) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ").strip()
+
+
+def _paper_link(key: str | None, papers: dict[str, Paper], base: str) -> str:
+    return f"[{papers[key].short}]({base}papers.md#{key})" if key else ""
+
+
+def models_markdown(models: dict[str, dict], papers: dict[str, Paper]) -> str:
+    rows = sorted(models.values(), key=lambda m: (int(str(m["released"])[:4]), m["name"]))
+    out = ["| model | family | organization | year | parameters | context | license |",
+           "|---|---|---|---|---|---|---|"]
+    out += [f"| [{_cell(m['name'])}](#{m['key']}) | {_cell(m['family'])} | {_cell(m['organization'])} | "
+            f"{_cell(m['released'])} | {_cell(m['parameters'])} | {_cell(m['context_length'])} | {_cell(m['license'])} |"
+            for m in rows]
+    out.append("")
+    for m in rows:
+        out += [f"### {m['name']} {{#{m['key']} }}", ""]
+        facts = [f"**Family:** {m['family']}", f"**By:** {m['organization']}, {m['released']}",
+                 f"**Parameters:** {m['parameters']}", f"**Context:** {m['context_length']}",
+                 f"**License:** {m['license']}"]
+        if m.get("paper"):
+            facts.append(f"**Paper:** {_paper_link(m['paper'], papers, '')}")
+        out += [" · ".join(facts), "", str(m["architecture"]).strip(), ""]
+        if m.get("notes"):
+            out += [str(m["notes"]).strip(), ""]
+    return "\n".join(out)
+
+
+def _splits(splits) -> str:
+    """{train: 25000, test: 25000} -> 'train 25,000 · test 25,000'; nested dicts get their names."""
+    if not isinstance(splits, dict):
+        return str(splits)
+    parts = []
+    for name, value in splits.items():
+        if isinstance(value, dict):
+            parts.append(f"{name}: " + " / ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                                                   for k, v in value.items()))
+        else:
+            parts.append(f"{name} {value:,}" if isinstance(value, int) else f"{name} {value}")
+    return " · ".join(parts)
+
+
+def _schema(schema) -> str:
+    return ", ".join(f"`{k}`: {v}" for k, v in schema.items()) if isinstance(schema, dict) else str(schema)
+
+
+def datasets_markdown(datasets: dict[str, dict], papers: dict[str, Paper]) -> str:
+    rows = list(datasets.values())
+    out = ["| dataset | task | classes | license |", "|---|---|---|---|"]
+    for d in rows:
+        classes = (len(d["classes"]) if isinstance(d["classes"], list) else
+                   " / ".join(f"{len(v)} {k}" for k, v in d["classes"].items()) if isinstance(d["classes"], dict)
+                   else d["classes"])
+        out.append(f"| [{_cell(d['name'])}](#{d['key']}) | {_cell(d['task'])} | {_cell(classes)} | "
+                   f"{_cell(' '.join(str(d['license']).split()))} |")
+    out.append("")
+    for d in rows:
+        out += [f"### {d['name']} {{#{d['key']} }}", "", f"**Task:** {d['task']}", ""]
+        if isinstance(d["classes"], list):
+            out += [f"**Classes ({len(d['classes'])}):** " + ", ".join(f"`{c}`" for c in d["classes"]), ""]
+        elif isinstance(d["classes"], dict):
+            for group, names in d["classes"].items():
+                out += [f"**{str(group).capitalize()} classes ({len(names)}):** " + ", ".join(f"`{c}`" for c in names), ""]
+        else:
+            out += [f"**Classes:** {d['classes']}", ""]
+        out += [f"**Splits:** {_splits(d['splits'])}", ""]
+        if d.get("tasks"):
+            out += ["| task | what | metric | splits | schema |", "|---|---|---|---|---|"]
+            out += [f"| {_cell(t.get('name'))} | {_cell(t.get('task_type', ''))} | {_cell(t.get('metric', ''))} | "
+                    f"{_cell(_splits(t.get('splits', '')))} | {_cell(_schema(t.get('schema', '')))} |" for t in d["tasks"]]
+            out.append("")
+        if d.get("vocabulary"):
+            out += [f"**Vocabulary:** {_splits(d['vocabulary'])}", ""]
+        out += [f"**Schema:** {_schema(d['schema'])}", ""]
+        out += [f"**License:** {' '.join(str(d['license']).split())}", "",
+                f"**Hub id:** `{d['hub_id']}` · **Load:** `{' '.join(str(d['load']).split())}`"
+                + (f" · **Paper:** {_paper_link(d['paper'], papers, '')}" if d.get("paper") else ""), ""]
+        if d.get("notes"):
+            out += [" ".join(str(d["notes"]).split()), ""]
+        out += [f"!!! warning \"What to watch for\"\n\n    {' '.join(str(d['watch_for']).split())}", ""]
+    return "\n".join(out)
+
+
+def tools_markdown(tools: dict[str, dict]) -> str:
+    order = ["runtimes", "libraries", "multi-agent frameworks", "vector databases", "companies", "further reading"]
+    out = []
+    for section in order:
+        items = [t for t in tools.values() if t["section"] == section]
+        if not items:
+            continue
+        out += [f"## {section.capitalize()}", "", "| name | what it is for | pick it when |" + (
+            " license |" if section not in ("companies", "further reading") else ""),
+            "|---|---|---|" + ("---|" if section not in ("companies", "further reading") else "")]
+        for t in items:
+            row = f"| [{_cell(t['name'])}]({t['url']}){{#{t['key']} }} | {_cell(t['what'])} | {_cell(t['pick_when'])} |"
+            if section not in ("companies", "further reading"):
+                row += f" {_cell(t.get('license', ''))} |"
+            out.append(row)
+        out.append("")
     return "\n".join(out)

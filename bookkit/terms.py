@@ -13,7 +13,7 @@ import html
 import re
 from collections.abc import Iterable
 
-from bookkit.data import Term
+from bookkit.data import Term, is_case_sensitive
 
 TAG = re.compile(r"<!--.*?-->|<[^>]+>", re.S)
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -31,7 +31,7 @@ class TermLinker:
         ci_forms, cs_forms = [], []
         for t in terms:
             for form in t.forms:
-                if form == t.abbr:
+                if is_case_sensitive(form):
                     cs_forms.append(form)
                     self.by_form[form] = t
                 else:

@@ -268,3 +268,32 @@ def test_make_serve_serves_the_book_offline(browser):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_search_finds_every_glossary_term(browser, built_site, base):
+    """Every term and abbreviation, typed into the search box, lists its glossary entry."""
+    import json
+
+    entries = json.loads((built_site / "glossary.json").read_text(encoding="utf-8"))
+    queries = [(e["term"], e["slug"]) for e in entries] + [(e["abbr"], e["slug"]) for e in entries if e["abbr"]]
+    p = Page(browser)
+    try:
+        page = p.open(base + "glossary.html")
+        search = page.locator("input.md-search__input")
+        search.click()
+        page.wait_for_function(
+            "() => !/Initializing/i.test(document.querySelector('.md-search-result__meta').textContent)",
+            timeout=30_000)
+        missed = []
+        for query, slug in queries:
+            search.fill(query)
+            search.press("End")  # a key event: Material searches on keyup
+            hit = page.locator(f".md-search-result__item a[href*='glossary.html'][href$='#{slug}']").first
+            try:
+                hit.wait_for(state="attached", timeout=3_000)
+            except Exception:
+                missed.append(query)
+        assert not missed, f"search does not list the glossary entry for: {missed}"
+        assert not p.errors and not p.external
+    finally:
+        p.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from bookkit.blocks import expand_includes, fence_language, page_program
+from bookkit.blocks import expand_includes, fence_language, page_program, untested_blocks
 from conftest import ROOT, run_python
 
 PAGES = sorted((ROOT / "docs").rglob("*.md"))
@@ -41,6 +41,13 @@ def test_python_fences_are_collectable(page: Path):
     """pytest-markdown-docs skips fences indented inside admonitions or `===` tabs; use `/// tab`."""
     indented = re.findall(r"^[ \t]+(?:```|~~~)\s*\{?\.?(?:python|py)\b", page.read_text(encoding="utf-8"), re.M)
     assert not indented, f"{rel(page)}: indented Python fences would escape the page tests"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=rel)
+def test_untested_code_is_titled_as_needing_network(page: Path):
+    """Code that cannot run offline is rare, and says so in its title (BOOK.md, section 4)."""
+    for info in untested_blocks(page.read_text(encoding="utf-8")):
+        assert 'title="Needs network' in info, f"{rel(page)}: a `notest` block must be titled 'Needs network: ...'"
 
 
 def test_the_copy_paste_check_can_fail(tmp_path: Path):

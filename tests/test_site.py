@@ -147,3 +147,45 @@ def test_invalid_tex_fails_with_the_formula_named():
     with pytest.raises(MathError, match=r"\\frac\{1\}"):
         render_math('<span class="arithmatex">\\(\\frac{1}\\)</span>')
     assert render_math("<p>no math</p>") == ("<p>no math</p>", False)
+
+
+def _glossary_export(built_site: Path) -> list[dict]:
+    return json.loads((built_site / "glossary.json").read_text(encoding="utf-8"))
+
+
+def test_glossary_has_at_least_150_terms(built_site: Path):
+    assert len(_glossary_export(built_site)) >= 150
+
+
+def test_each_tooltip_appears_on_the_pages_that_use_the_term(built_site: Path):
+    missing = []
+    for entry in _glossary_export(built_site):
+        for url in entry["used_on"]:
+            page = soup(built_site, url)
+            links = [a for a in page.select("a.gl-term") if a["href"].endswith(f"#{entry['slug']}")]
+            if not any(a.get("title") == entry["tooltip"] for a in links):
+                missing.append(f"{entry['slug']} on {url}")
+    assert not missing, f"terms used without their tooltip: {missing[:20]}"
+
+
+def test_each_backlink_points_at_a_page_using_the_term(built_site: Path):
+    glossary = soup(built_site, "glossary.html")
+    checked = 0
+    for entry in _glossary_export(built_site):
+        backlinks = glossary.find(id=entry["slug"]).find_next("p", class_="gl-backlinks")
+        for a in backlinks.find_all("a"):
+            page = soup(built_site, a["href"])
+            assert page.select(f"a.gl-term[href$='#{entry['slug']}']"), f"{a['href']} does not use {entry['slug']}"
+            checked += 1
+        assert sorted(a["href"] for a in backlinks.find_all("a")) == sorted(entry["used_on"])
+    assert checked > 0
+
+
+def test_models_datasets_and_tools_pages_come_from_the_data(built_site: Path):
+    from bookkit.data import load_datasets, load_models, load_tools
+
+    for page, records in (("reference/models.html", load_models()), ("reference/datasets.html", load_datasets()),
+                          ("reference/tools.html", load_tools())):
+        ids = {el["id"] for el in soup(built_site, page).find_all(id=True)}
+        missing = [key for key in records if key not in ids]
+        assert not missing, f"{page} lacks entries {missing}"
