@@ -26,7 +26,7 @@ from conftest import ROOT, subprocess_env
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.xdist_group("site"),
+    pytest.mark.xdist_group("browser"),  # one worker, one browser; the site tests run beside it
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
 ]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

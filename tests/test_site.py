@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -19,7 +20,9 @@ from conftest import ROOT
 pytestmark = [pytest.mark.site, pytest.mark.xdist_group("site")]
 
 
+@functools.lru_cache(maxsize=None)
 def soup(site: Path, page: str) -> BeautifulSoup:
+    """Parsed page, cached: many checks read the same pages (do not modify the result)."""
     return BeautifulSoup((site / page).read_text(encoding="utf-8"), "html.parser")
 
 
