@@ -86,6 +86,22 @@ def test_sdpa_gradients_match_torch():
         torch.testing.assert_close(mine, ref, atol=1e-5, rtol=1e-5)
 
 
+def test_fully_masked_rows_with_a_float_mask_have_finite_gradients():
+    gen = torch.Generator().manual_seed(1)
+    tensors = [t.requires_grad_() for t in _qkv(gen, (2,), 3, 4, 8, 8)]
+    mask = torch.zeros(3, 4)
+    mask[1] = float("-inf")  # query 1 may attend to nothing
+    ours, _ = scaled_dot_product_attention(*tensors, attn_mask=mask)
+    ours.sum().backward()
+    ours_grads = [t.grad.clone() for t in tensors]
+    for t in tensors:
+        t.grad = None
+    F.scaled_dot_product_attention(*tensors, attn_mask=mask).sum().backward()
+    for mine, ref in zip(ours_grads, (t.grad for t in tensors)):
+        assert torch.isfinite(mine).all()
+        torch.testing.assert_close(mine, ref, atol=1e-5, rtol=1e-5)
+
+
 def test_causal_mask_matches_torch_is_causal():
     assert torch.equal(causal_mask(3), torch.tensor([[1, 0, 0], [1, 1, 0], [1, 1, 1]], dtype=torch.bool))
     q, k, v = torch.randn(1, 3, 4), torch.randn(1, 5, 4), torch.randn(1, 5, 4)  # L != S: top-left aligned
@@ -159,6 +175,8 @@ def test_multi_head_per_head_weights_shape():
         (lambda: MultiHeadAttention(8, 2)(torch.ones(2, 3, 8), key_padding_mask=torch.ones(2, 4, dtype=torch.bool)),
          ValueError, "key_padding_mask"),
         (lambda: MultiHeadAttention.from_torch(torch.nn.MultiheadAttention(8, 2)), ValueError, "batch_first"),
+        (lambda: MultiHeadAttention.from_torch(torch.nn.MultiheadAttention(8, 2, batch_first=True, add_bias_kv=True)),
+         ValueError, "add_bias_kv"),
     ],
 )
 def test_bad_input_is_rejected_with_a_clear_message(call, error, argument):

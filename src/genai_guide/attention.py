@@ -1,6 +1,6 @@
 """Scaled dot-product attention and multi-head attention, written to be read.
 
-The chapter [Attention](../../transformers/attention.md) explains every line. Both pieces follow
+The chapter [Attention](../../transformers/attention.md) explains the algorithm. Both pieces follow
 Vaswani et al., *Attention Is All You Need* (2017), sections 3.2.1 and 3.2.2, and are tested against
 `torch.nn.functional.scaled_dot_product_attention` and `torch.nn.MultiheadAttention`.
 
@@ -52,6 +52,11 @@ def causal_mask(query_len: int, key_len: int | None = None, device: torch.device
 
     Returns:
         A `(L, S)` boolean tensor, `True` where attention is allowed.
+
+    Note:
+        Top-left alignment is right when queries and keys start at the same position. When the
+        queries are the *last* L of S positions (decoding with a KV cache), query i sits at position
+        S - L + i and needs the bottom-right aligned mask instead (`torch.ones(L, S).tril(S - L)`).
 
     Raises:
         ValueError: if a length is not a positive integer.
@@ -130,9 +135,12 @@ def scaled_dot_product_attention(
         else:
             raise TypeError(f"attn_mask must be bool or floating, got {attn_mask.dtype}")
 
-    weights = torch.softmax(scores, dim=-1)  # (..., L, S), rows sum to 1
+    # A row whose keys are all masked would be softmax(-inf, ..., -inf) = 0/0 = NaN, and the NaN would
+    # reach the gradients too. Give such rows finite scores, then zero their weights (PyTorch gives 0).
     fully_masked = torch.isneginf(scores).all(dim=-1, keepdim=True)
-    weights = weights.masked_fill(fully_masked, 0.0)  # softmax of all -inf is NaN; PyTorch gives 0
+    scores = scores.masked_fill(fully_masked, 0.0)
+    weights = torch.softmax(scores, dim=-1)  # (..., L, S), rows sum to 1
+    weights = weights.masked_fill(fully_masked, 0.0)
     return weights @ value, weights  # (..., L, d_v), (..., L, S)
 
 
@@ -145,6 +153,11 @@ class MultiHeadAttention(nn.Module):
     The model dimension $d_{model}$ is split into $h$ heads of size $d_k = d_{model}/h$, so the cost
     is about that of one full-size head while each head can attend to different positions.
     Inputs are batch-first: `(batch, seq, d_model)`.
+
+    Differences from `torch.nn.MultiheadAttention`, on purpose: a boolean `attn_mask` here means
+    `True` = *may attend* (the `scaled_dot_product_attention` convention; torch's module uses
+    `True` = *masked out*), `is_causal=True` builds the causal mask itself (torch treats it as a hint
+    that needs `attn_mask`), and the weights are returned per head, not averaged.
 
     Args:
         embed_dim: model dimension $d_{model}$.
@@ -184,9 +197,10 @@ class MultiHeadAttention(nn.Module):
             query: `(batch, L, d_model)`.
             key: `(batch, S, d_model)`; defaults to `query` (self-attention).
             value: `(batch, S, d_model)`; defaults to `key`.
-            attn_mask: `(L, S)` or `(batch, h, L, S)` mask, boolean `True` = may attend, or floating.
+            attn_mask: `(L, S)` or `(batch, h, L, S)` mask, boolean `True` = may attend (the opposite
+                of `torch.nn.MultiheadAttention`), or floating (added to the scores).
             key_padding_mask: `(batch, S)` boolean, `True` at padding keys to ignore.
-            is_causal: apply a causal mask (decoder self-attention).
+            is_causal: apply a top-left aligned causal mask (decoder self-attention).
 
         Returns:
             `(output, weights)`: output `(batch, L, d_model)` and per-head weights `(batch, h, L, S)`.
@@ -244,12 +258,15 @@ class MultiHeadAttention(nn.Module):
             reference: a `torch.nn.MultiheadAttention` with `batch_first=True` and equal q/k/v sizes.
 
         Raises:
-            ValueError: if `reference` is not batch-first or uses separate k/v dimensions.
+            ValueError: if `reference` is not batch-first, uses separate k/v dimensions, or uses a
+                feature this class does not have (`add_bias_kv`, `add_zero_attn`, dropout).
         """
         if not reference.batch_first:
             raise ValueError("reference must be built with batch_first=True")
         if not reference._qkv_same_embed_dim:
             raise ValueError("reference must use the same embed_dim for query, key and value")
+        if reference.bias_k is not None or reference.add_zero_attn or reference.dropout > 0:
+            raise ValueError("reference must not use add_bias_kv, add_zero_attn or dropout")
         bias = reference.in_proj_bias is not None
         mha = cls(reference.embed_dim, reference.num_heads, bias=bias).to(reference.in_proj_weight)
         with torch.no_grad():
