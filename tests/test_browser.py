@@ -167,7 +167,7 @@ def test_search_finds_a_term_by_its_abbreviation(browser, base):
             meta = page.locator(".md-search-result__meta").inner_text()
             raise AssertionError(f"no glossary result for MHA; results: {meta!r} {hrefs}") from err
         result.click()
-        page.wait_for_url("**/glossary.html*#multi-head-attention", timeout=10_000)
+        page.wait_for_url("**/glossary.html*#multi-head-attention", timeout=30_000)
         assert page.locator("#multi-head-attention").is_visible()
         assert not p.errors and not p.external
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from bookkit.blocks import INCLUDE
 from conftest import ROOT, run_python
 
 SNIPPETS = sorted(p for p in (ROOT / "snippets").rglob("*.py") if not p.name.startswith("_"))
-BUDGET_S = 10.0
+BUDGET_S = 10.0  # CPU seconds (user + system) of the snippet's process: robust to a busy machine
 
 
 def rel(p: Path) -> str:
@@ -22,15 +23,19 @@ def rel(p: Path) -> str:
 def test_snippet_matches_golden_output(snippet: Path, tmp_path: Path, record_property):
     golden = snippet.with_suffix(".out")
     assert golden.is_file(), f"{rel(snippet)} has no golden output: run `make golden` and review it"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    result = run_python([rel(snippet)], timeout=BUDGET_S * 3, GENAI_GUIDE_FIGURES=str(tmp_path))
-    seconds = time.perf_counter() - start
+    result = run_python([rel(snippet)], timeout=BUDGET_S * 6, GENAI_GUIDE_FIGURES=str(tmp_path))
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     record_property("snippet_seconds", seconds)
+    record_property("snippet_wall_seconds", wall)
     assert result.returncode == 0, f"{rel(snippet)} failed:\n{result.stderr[-4000:]}"
     assert result.stdout == golden.read_text(encoding="utf-8"), (
         f"{rel(snippet)} printed something else than {rel(golden)}; if the change is intended, run `make golden`"
     )
-    assert seconds < BUDGET_S, f"{rel(snippet)} took {seconds:.1f} s, over its {BUDGET_S:.0f} s budget"
+    assert seconds < BUDGET_S, f"{rel(snippet)} used {seconds:.1f} CPU s, over its {BUDGET_S:.0f} s budget"
     # Figures the snippet draws must be the ones the pages show.
     figures = ROOT / "docs" / snippet.parent.name / "figures"
     for made in sorted(tmp_path.iterdir()):
