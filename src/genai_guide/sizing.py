@@ -1,0 +1,320 @@
+"""Counting a transformer's parameters and the memory it needs, with closed-form formulas.
+
+The chapter [Counting parameters and memory](../../architectures/counting.md) explains every formula.
+The parameter counts are exact: the tests compare them with models that `transformers` builds on the
+meta device (GPT-2, BERT, Llama) and with `torch.nn.Transformer`. The memory functions are
+arithmetic on those counts; `activation_bytes_estimate` is an estimate and is named as one.
+
+Papers: Vaswani et al. 2017 (the encoder-decoder Transformer), Radford et al. 2019 (GPT-2),
+Devlin et al. 2018 (BERT), Touvron et al. 2023 (Llama 2).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = [
+    "BYTES_PER_PARAM",
+    "activation_bytes_estimate",
+    "decoder_params",
+    "encoder_decoder_params",
+    "encoder_params",
+    "kv_cache_bytes",
+    "training_bytes_per_param",
+    "weight_bytes",
+]
+
+#: Bytes to store one number in each format used for weights.
+BYTES_PER_PARAM: dict[str, float] = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}
+
+
+def _positive_int(name: str, value: object, *, allow_zero: bool = False) -> int:
+    """Return ``value`` if it is an int > 0 (or >= 0), else raise an error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    return value
+
+
+def _heads(d_model: int, n_heads: int, n_kv_heads: int | None, head_dim: int | None) -> tuple[int, int]:
+    """Validate the head layout; return ``(n_kv_heads, head_dim)``."""
+    _positive_int("n_heads", n_heads)
+    n_kv = n_heads if n_kv_heads is None else _positive_int("n_kv_heads", n_kv_heads)
+    if n_heads % n_kv:
+        raise ValueError(f"n_heads ({n_heads}) must be a multiple of n_kv_heads ({n_kv})")
+    if head_dim is None:
+        if d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads}) unless head_dim is given")
+        head_dim = d_model // n_heads
+    return n_kv, _positive_int("head_dim", head_dim)
+
+
+def _norm(d_model: int, norm: str) -> int:
+    """Parameters of one normalisation layer: LayerNorm has a gain and a bias, RMSNorm a gain only."""
+    if norm not in ("layernorm", "rmsnorm"):
+        raise ValueError(f"norm must be 'layernorm' or 'rmsnorm', got {norm!r}")
+    return 2 * d_model if norm == "layernorm" else d_model
+
+
+def _attention(d_model: int, n_heads: int, n_kv: int, head_dim: int, bias: bool) -> int:
+    """Q and output projections for ``n_heads`` heads, K and V for ``n_kv`` heads."""
+    q_out = n_heads * head_dim
+    kv_out = n_kv * head_dim
+    weights = d_model * q_out + 2 * d_model * kv_out + q_out * d_model
+    return weights + (q_out + 2 * kv_out + d_model if bias else 0)
+
+
+def _mlp(d_model: int, d_ff: int, bias: bool, gated: bool) -> int:
+    """Two matrices (up, down) or three for a gated MLP (gate, up, down)."""
+    n_in = 2 if gated else 1
+    return (n_in + 1) * d_model * d_ff + ((n_in * d_ff + d_model) if bias else 0)
+
+
+def decoder_params(
+    vocab_size: int,
+    d_model: int,
+    n_layers: int,
+    n_heads: int,
+    d_ff: int,
+    context: int,
+    *,
+    tied: bool = True,
+    bias: bool = True,
+    n_kv_heads: int | None = None,
+    head_dim: int | None = None,
+    learned_positions: bool = True,
+    gated_mlp: bool = False,
+    norm: Literal["layernorm", "rmsnorm"] = "layernorm",
+) -> int:
+    """Number of parameters of a decoder-only transformer language model.
+
+    With $V$ the vocabulary, $d$ the width, $L$ the layers, $d_{ff}$ the MLP width, $T$ the
+    context and $n$ the parameters of one norm ($2d$ for LayerNorm, $d$ for RMSNorm), plain
+    multi-head attention without biases gives
+
+    $$N = \\underbrace{Vd}_{\\text{tokens}} + \\underbrace{Td}_{\\text{positions}}
+    + L\\,(4d^2 + 2 d\\, d_{ff} + 2n) + n + \\underbrace{Vd}_{\\text{unless tied}},$$
+
+    about $12Ld^2$ for the layers when $d_{ff} = 4d$. Biases add $4d + d_{ff} + d$ per layer; a
+    gated MLP (SwiGLU) has a third matrix, $3d\\,d_{ff}$; grouped-query attention shrinks K and V to
+    ``n_kv_heads * head_dim`` outputs. GPT-2 (Radford et al. 2019) is the default layout; Llama 2
+    (Touvron et al. 2023) is ``tied=False, bias=False, learned_positions=False, gated_mlp=True,
+    norm="rmsnorm"``.
+
+    Args:
+        vocab_size: tokens in the vocabulary $V$.
+        d_model: width $d$ of the residual stream.
+        n_layers: number of blocks $L$.
+        n_heads: attention heads per block.
+        d_ff: hidden width of the MLP.
+        context: maximum positions $T$; sets the size of a learned position table.
+        tied: whether the output projection reuses the token embedding matrix.
+        bias: whether the linear layers have biases.
+        n_kv_heads: key/value heads (grouped-query attention); defaults to ``n_heads``.
+        head_dim: width of one head; defaults to ``d_model // n_heads``.
+        learned_positions: a learned $T \\times d$ position table (GPT-2); ``False`` for rotary.
+        gated_mlp: a gated MLP with three matrices (SwiGLU, Llama).
+        norm: ``"layernorm"`` (gain and bias) or ``"rmsnorm"`` (gain only).
+
+    Returns:
+        The exact parameter count, counting a tied matrix once.
+
+    Raises:
+        TypeError: a size is not an int.
+        ValueError: a size is not positive, or the heads do not divide evenly.
+    """
+    for name, value in (("vocab_size", vocab_size), ("d_model", d_model), ("n_layers", n_layers),
+                        ("d_ff", d_ff), ("context", context)):
+        _positive_int(name, value)
+    n_kv, hd = _heads(d_model, n_heads, n_kv_heads, head_dim)
+    n = _norm(d_model, norm)
+    block = _attention(d_model, n_heads, n_kv, hd, bias) + _mlp(d_model, d_ff, bias, gated_mlp) + 2 * n
+    embeddings = vocab_size * d_model + (context * d_model if learned_positions else 0)
+    return embeddings + n_layers * block + n + (0 if tied else vocab_size * d_model)
+
+
+def encoder_params(
+    vocab_size: int,
+    d_model: int,
+    n_layers: int,
+    n_heads: int,
+    d_ff: int,
+    context: int,
+    *,
+    type_vocab_size: int = 2,
+    pooler: bool = True,
+) -> int:
+    """Number of parameters of a BERT-style encoder (Devlin et al. 2018), as `BertModel` builds it.
+
+    Token, position and segment embeddings plus a LayerNorm, then $L$ post-norm blocks with biases
+    and a LayerNorm after attention and after the MLP, then an optional pooler ($d^2 + d$):
+
+    $$N = (V + T + S)\\,d + 2d + L\\,(4d^2 + 4d + 2d\\,d_{ff} + d_{ff} + d + 4d) + [d^2 + d].$$
+
+    Args:
+        vocab_size: tokens in the vocabulary $V$.
+        d_model: hidden width $d$.
+        n_layers: number of blocks $L$.
+        n_heads: attention heads (must divide ``d_model``; they do not change the count).
+        d_ff: hidden width of the MLP ("intermediate size").
+        context: maximum positions $T$.
+        type_vocab_size: segment types $S$ (2 in BERT: sentence A and B).
+        pooler: whether to count the pooler on the first token.
+
+    Returns:
+        The exact parameter count.
+
+    Raises:
+        TypeError: a size is not an int.
+        ValueError: a size is not positive, or ``n_heads`` does not divide ``d_model``.
+    """
+    for name, value in (("vocab_size", vocab_size), ("d_model", d_model), ("n_layers", n_layers),
+                        ("d_ff", d_ff), ("context", context)):
+        _positive_int(name, value)
+    _positive_int("type_vocab_size", type_vocab_size, allow_zero=True)
+    n_kv, hd = _heads(d_model, n_heads, None, None)
+    block = _attention(d_model, n_heads, n_kv, hd, True) + _mlp(d_model, d_ff, True, False) + 2 * 2 * d_model
+    embeddings = (vocab_size + context + type_vocab_size) * d_model + 2 * d_model
+    return embeddings + n_layers * block + (d_model * d_model + d_model if pooler else 0)
+
+
+def encoder_decoder_params(
+    vocab_size: int,
+    d_model: int,
+    n_encoder_layers: int,
+    n_decoder_layers: int,
+    n_heads: int,
+    d_ff: int,
+    *,
+    shared_embeddings: bool = True,
+    final_norms: bool = False,
+) -> int:
+    """Number of parameters of the encoder-decoder Transformer of Vaswani et al. 2017.
+
+    Sinusoidal positions have no parameters. An encoder layer has self-attention, an MLP and two
+    LayerNorms; a decoder layer adds cross-attention and a third LayerNorm:
+
+    $$N_{enc} = 4d^2 + 4d + 2d\\,d_{ff} + d_{ff} + d + 4d, \\qquad
+      N_{dec} = N_{enc} + 4d^2 + 4d + 2d.$$
+
+    The paper (section 3.4) shares one $V \\times d$ matrix between the source embedding, the
+    target embedding and the output projection (``shared_embeddings=True``); otherwise there are
+    three. ``final_norms=True`` adds the LayerNorm that `torch.nn.Transformer` puts after each stack.
+
+    Args:
+        vocab_size: tokens in the (shared) vocabulary $V$.
+        d_model: width $d$.
+        n_encoder_layers: encoder layers.
+        n_decoder_layers: decoder layers.
+        n_heads: attention heads (must divide ``d_model``; they do not change the count).
+        d_ff: hidden width of the MLP.
+        shared_embeddings: one embedding matrix for source, target and output.
+        final_norms: a LayerNorm after the encoder stack and one after the decoder stack.
+
+    Returns:
+        The exact parameter count.
+
+    Raises:
+        TypeError: a size is not an int.
+        ValueError: a size is not positive, or ``n_heads`` does not divide ``d_model``.
+    """
+    for name, value in (("vocab_size", vocab_size), ("d_model", d_model), ("n_encoder_layers", n_encoder_layers),
+                        ("n_decoder_layers", n_decoder_layers), ("d_ff", d_ff)):
+        _positive_int(name, value)
+    n_kv, hd = _heads(d_model, n_heads, None, None)
+    attn = _attention(d_model, n_heads, n_kv, hd, True)
+    mlp = _mlp(d_model, d_ff, True, False)
+    enc = attn + mlp + 2 * 2 * d_model
+    dec = 2 * attn + mlp + 3 * 2 * d_model
+    embeddings = vocab_size * d_model * (1 if shared_embeddings else 3)
+    return embeddings + n_encoder_layers * enc + n_decoder_layers * dec + (4 * d_model if final_norms else 0)
+
+
+def training_bytes_per_param(mixed_precision: bool = False) -> dict[str, int]:
+    """Bytes per parameter held while training with Adam, by role (activations not included).
+
+    Full fp32: weights 4 + gradients 4 + Adam's two moments 8 = 16 bytes. Mixed precision
+    (Micikevicius et al. 2018) keeps bf16/fp16 weights and gradients (2 + 2) plus an fp32 master copy
+    of the weights (4) and the fp32 moments (8): also 16 bytes. Mixed precision saves activation
+    memory and time, not optimizer memory.
+
+    Args:
+        mixed_precision: 16-bit weights and gradients with an fp32 master copy.
+
+    Returns:
+        A dict from role to bytes; ``sum(d.values())`` is the total per parameter.
+    """
+    if not isinstance(mixed_precision, bool):
+        raise TypeError(f"mixed_precision must be a bool, got {type(mixed_precision).__name__}")
+    if mixed_precision:
+        return {"weights": 2, "gradients": 2, "master weights": 4, "adam moments": 8}
+    return {"weights": 4, "gradients": 4, "adam moments": 8}
+
+
+def weight_bytes(n_params: int, dtype: str) -> float:
+    """Bytes to hold ``n_params`` weights in ``dtype`` (one of `BYTES_PER_PARAM`), for inference.
+
+    $$M = N \\times b, \\qquad b \\in \\{4, 2, 1, 0.5\\} \\text{ for fp32, bf16, int8, int4}.$$
+
+    Quantization scales and zero points add a little on top; they are not counted.
+
+    Raises:
+        TypeError: ``n_params`` is not an int.
+        ValueError: ``n_params`` is negative or ``dtype`` is unknown.
+    """
+    _positive_int("n_params", n_params, allow_zero=True)
+    if dtype not in BYTES_PER_PARAM:
+        raise ValueError(f"dtype must be one of {sorted(BYTES_PER_PARAM)}, got {dtype!r}")
+    return n_params * BYTES_PER_PARAM[dtype]
+
+
+def kv_cache_bytes(
+    n_layers: int, n_kv_heads: int, head_dim: int, tokens: int, batch: int = 1, bytes_per_value: float = 2
+) -> float:
+    """Bytes of the key-value cache: one key and one value vector per layer, KV head and token.
+
+    $$M_{KV} = 2 \\times L \\times h_{kv} \\times d_{head} \\times b \\times T \\times B.$$
+
+    Args:
+        n_layers: layers $L$.
+        n_kv_heads: key/value heads $h_{kv}$ (fewer than the query heads with GQA/MQA).
+        head_dim: width of one head $d_{head}$.
+        tokens: cached tokens per sequence $T$ (prompt plus generated).
+        batch: sequences $B$.
+        bytes_per_value: bytes per number $b$ (2 for bf16, 4 for fp32).
+
+    Raises:
+        TypeError: a count is not an int.
+        ValueError: a count or ``bytes_per_value`` is not positive.
+    """
+    for name, value in (("n_layers", n_layers), ("n_kv_heads", n_kv_heads), ("head_dim", head_dim),
+                        ("batch", batch)):
+        _positive_int(name, value)
+    _positive_int("tokens", tokens, allow_zero=True)
+    if isinstance(bytes_per_value, bool) or not isinstance(bytes_per_value, (int, float)) or bytes_per_value <= 0:
+        raise ValueError(f"bytes_per_value must be a positive number, got {bytes_per_value!r}")
+    return 2 * n_layers * n_kv_heads * head_dim * bytes_per_value * tokens * batch
+
+
+def activation_bytes_estimate(n_layers: int, d_model: int, n_heads: int, tokens: int, batch: int = 1) -> int:
+    """A rough estimate of the activations a training step stores for the backward pass, in bytes.
+
+    Uses the per-layer estimate of Korthikanti et al. 2022 for a GPT-style block with 16-bit
+    activations, dropout masks, $d_{ff} = 4d$ and no recomputation:
+
+    $$M_{act} \\approx L \\cdot T B d \\left(34 + 5 \\frac{h T}{d}\\right).$$
+
+    The $5hT/d$ term is the $T \\times T$ attention scores; fused attention kernels (FlashAttention)
+    do not store them, and activation checkpointing stores far less. Treat the result as an
+    order of magnitude, not a measurement.
+
+    Raises:
+        TypeError: a count is not an int.
+        ValueError: a count is not positive.
+    """
+    for name, value in (("n_layers", n_layers), ("d_model", d_model), ("n_heads", n_heads),
+                        ("tokens", tokens), ("batch", batch)):
+        _positive_int(name, value)
+    # per layer: sbh(34 + 5as/h) with s = tokens, b = batch, h = d_model, a = n_heads
+    return n_layers * (34 * tokens * batch * d_model + 5 * n_heads * tokens * tokens * batch)
