@@ -149,15 +149,20 @@ def _svgs_under(node: dict, css_class: str, inside: bool = False) -> int:
     return count
 
 
+def wait_for_search(page) -> None:
+    """The search index is built in a worker after load; what is typed before it is ready is lost."""
+    page.wait_for_function(
+        "() => !/Initializing/i.test(document.querySelector('.md-search-result__meta').textContent)",
+        timeout=30_000)
+
+
 def test_search_finds_a_term_by_its_abbreviation(browser, base):
     p = Page(browser)
     try:
         page = p.open(base + "index.html")
         search = page.locator("input.md-search__input")
         search.click()
-        page.wait_for_function(  # the index is built in a worker; typing earlier is lost
-            "() => !/Initializing/i.test(document.querySelector('.md-search-result__meta').textContent)",
-            timeout=30_000)
+        wait_for_search(page)
         search.press_sequentially("MHA", delay=50)  # real key events, as a reader types
         result = page.locator(".md-search-result__item a[href*='glossary.html'][href$='#multi-head-attention']").first
         try:
@@ -281,9 +286,7 @@ def test_search_finds_every_glossary_term(browser, built_site, base):
         page = p.open(base + "glossary.html")
         search = page.locator("input.md-search__input")
         search.click()
-        page.wait_for_function(
-            "() => !/Initializing/i.test(document.querySelector('.md-search-result__meta').textContent)",
-            timeout=30_000)
+        wait_for_search(page)
         missed = []
         for query, slug in queries:
             search.fill(query)
