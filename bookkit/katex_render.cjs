@@ -1,17 +1,17 @@
-// Render TeX to HTML with the local KaTeX at build time (called by bookkit/math.py).
-// stdin: JSON [{tex, display}]; stdout: JSON [{html} | {error}], in the same order.
+// Render TeX to HTML with the local KaTeX at build time (driven by bookkit/math.py).
+// One process per build: each stdin line is a JSON list [{tex, display}], answered by one stdout
+// line, a JSON list [{html} | {error}] in the same order.
 const katex = require("katex");
+const readline = require("readline");
 
-let input = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (chunk) => (input += chunk));
-process.stdin.on("end", () => {
-  const out = JSON.parse(input).map(({ tex, display }) => {
-    try {
-      return { html: katex.renderToString(tex, { displayMode: display, throwOnError: true, output: "htmlAndMathml" }) };
-    } catch (err) {
-      return { error: String(err.message || err) };
-    }
-  });
-  process.stdout.write(JSON.stringify(out));
+const render = ({ tex, display }) => {
+  try {
+    return { html: katex.renderToString(tex, { displayMode: display, throwOnError: true, output: "htmlAndMathml" }) };
+  } catch (err) {
+    return { error: String(err.message || err) };
+  }
+};
+
+readline.createInterface({ input: process.stdin }).on("line", (line) => {
+  process.stdout.write(JSON.stringify(JSON.parse(line).map(render)) + "\n");
 });
