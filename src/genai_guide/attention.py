@@ -18,16 +18,9 @@ import math
 import torch
 from torch import Tensor, nn
 
+from genai_guide._checks import check_float_tensor as _check_float_tensor
+
 __all__ = ["MultiHeadAttention", "causal_mask", "scaled_dot_product_attention"]
-
-
-def _check_float_tensor(name: str, x: object) -> Tensor:
-    """Raise a clear error unless ``x`` is a floating-point tensor."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
-    return x
 
 
 def _broadcast_batch(name: str, *shapes: torch.Size) -> torch.Size:

@@ -19,16 +19,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from genai_guide._checks import check_float_tensor as _check_float_tensor
+
 __all__ = ["discretize_zoh", "selective_scan", "ssm_convolutional", "ssm_kernel", "ssm_recurrent"]
-
-
-def _check_float_tensor(name: str, x: object) -> Tensor:
-    """Raise a clear error unless ``x`` is a floating-point tensor."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
-    return x
 
 
 def _check_system(A: Tensor, B: Tensor, C: Tensor | None = None) -> int:
