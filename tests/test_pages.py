@@ -10,7 +10,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from bookkit.blocks import expand_includes, fence_language, page_program, untested_blocks
-from conftest import ROOT, run_python
+from conftest import ROOT, run_program, run_python
 
 PAGES = sorted((ROOT / "docs").rglob("*.md"))
 PAGES_WITH_CODE = [p for p in PAGES if page_program(p).strip()]
@@ -31,7 +31,7 @@ def shown_outputs(page: Path) -> str:
 def test_page_blocks_run_in_order(page: Path, tmp_path: Path):
     program = tmp_path / "page.py"
     program.write_text(page_program(page), encoding="utf-8")
-    result = run_python([str(program)], timeout=120, GENAI_GUIDE_FIGURES=str(tmp_path))
+    result = run_program(str(program), timeout=120, GENAI_GUIDE_FIGURES=str(tmp_path))
     assert result.returncode == 0, f"{rel(page)}: its Python blocks, run in order, fail:\n{result.stderr[-4000:]}"
     assert result.stdout == shown_outputs(page), f"{rel(page)}: the printed output differs from its Output blocks"
 
