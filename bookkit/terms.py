@@ -23,6 +23,30 @@ SKIP_CLASSES = {"arithmatex", "mermaid", "highlight", "admonition-title", "md-an
                 "katex", "gl-skip"}
 
 
+TAG_NAME = re.compile(r"</?\s*([a-zA-Z0-9-]+)")
+CLASS_ATTR = re.compile(r'class\s*=\s*"([^"]*)"')
+_SAME_NAME: dict[str, re.Pattern] = {}
+
+
+def _closing_tag_end(page_html: str, name: str, pos: int) -> int:
+    """Where the element whose start tag ends at `pos` ends (past its closing tag); the end of the
+    text if it is never closed. Counts nested elements of the same name."""
+    same = _SAME_NAME.get(name)
+    if same is None:
+        same = _SAME_NAME[name] = re.compile(rf"<!--.*?-->|<(/?){re.escape(name)}(?=[\s/>])[^>]*>", re.S | re.I)
+    depth = 1
+    for m in same.finditer(page_html, pos):
+        if m.group(0).startswith("<!--"):
+            continue
+        if m.group(1):
+            depth -= 1
+            if depth == 0:
+                return m.end()
+        elif not m.group(0).endswith("/>"):
+            depth += 1
+    return len(page_html)
+
+
 class TermLinker:
     """Match every form of every term (longest first) in running text."""
 
@@ -63,27 +87,27 @@ class TermLinker:
         if self.pattern is None:
             return page_html, set()
         out: list[str] = []
-        stack: list[tuple[str, bool]] = []  # (tag, protected)
+        stack: list[str] = []  # open unprotected tags
         used: set[str] = set()
         linked: set[str] = set()
         pos = 0
-        for m in TAG.finditer(page_html):
+        while (m := TAG.search(page_html, pos)) is not None:
             text = page_html[pos:m.start()]
             if text:
-                out.append(text if (stack and stack[-1][1]) else self._link_text(text, glossary_href, used, linked, skip))
+                out.append(self._link_text(text, glossary_href, used, linked, skip))
             tag = m.group(0)
             out.append(tag)
             pos = m.end()
-            if tag.startswith("<!--") or tag.startswith("<!"):
+            if tag.startswith("<!"):
                 continue
-            name = re.match(r"</?\s*([a-zA-Z0-9-]+)", tag)
+            name = TAG_NAME.match(tag)
             if not name:
                 continue
             name = name.group(1).lower()
             if tag.startswith("</"):
                 # pop to the matching open tag (tolerates unclosed <p>, <li>)
                 for i in range(len(stack) - 1, -1, -1):
-                    if stack[i][0] == name:
+                    if stack[i] == name:
                         del stack[i:]
                         break
                 continue
@@ -91,12 +115,17 @@ class TermLinker:
                 linked.clear()  # a new section: link first mentions again
             if name in VOID or tag.endswith("/>"):
                 continue
-            classes = re.search(r'class\s*=\s*"([^"]*)"', tag)
-            protected = (stack and stack[-1][1]) or name in SKIP_TAGS or bool(
-                classes and SKIP_CLASSES & set(classes.group(1).split()))
-            stack.append((name, bool(protected)))
+            classes = CLASS_ATTR.search(tag)
+            if name in SKIP_TAGS or (classes and SKIP_CLASSES & set(classes.group(1).split())):
+                # A protected element (code, math, a diagram...): copy it whole, up to its closing tag,
+                # without looking at the (often thousands of) tags inside.
+                end = _closing_tag_end(page_html, name, pos)
+                out.append(page_html[pos:end])
+                pos = end
+                continue
+            stack.append(name)
         tail = page_html[pos:]
-        out.append(tail if (stack and stack[-1][1]) else self._link_text(tail, glossary_href, used, linked, skip))
+        out.append(self._link_text(tail, glossary_href, used, linked, skip))
         return "".join(out), used
 
     def _link_text(self, text: str, href: str, used: set[str], linked: set[str], skip: set[str]) -> str:
