@@ -105,11 +105,19 @@ def all_pages(site: Path) -> list[str]:
 
 def test_every_page_loads_cleanly(browser, built_site, base):
     p = Page(browser)
+    wide = []
     try:
         for page in all_pages(built_site):
             p.open(base + page)
+            # A display formula wider than the text column would scroll sideways on a desktop screen.
+            wide += [f"{page}: {tex}" for tex in p.page.evaluate(
+                "() => [...document.querySelectorAll('.katex-display')]"
+                ".filter(e => e.scrollWidth > e.clientWidth + 1)"
+                ".map(e => (e.querySelector('annotation') || e).textContent.trim().slice(0, 80))")]
         assert not p.external, f"requests to other hosts: {p.external}"
         assert not p.errors, f"console errors: {p.errors}"
+        assert not wide, "display formulas wider than the column at desktop width (split them with aligned):\n" + \
+            "\n".join(wide)
     finally:
         p.close()
 

@@ -105,8 +105,10 @@ def relu(x: Tensor) -> Tensor:
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """The Gaussian error linear unit (Hendrycks and Gimpel 2016).
 
-    $$\\operatorname{GELU}(x) = x\\,\\Phi(x) = \\tfrac{1}{2}x\\left(1 + \\operatorname{erf}(x/\\sqrt{2})\\right)
-    \\approx \\tfrac{1}{2}x\\left(1 + \\tanh\\!\\left[\\sqrt{2/\\pi}\\,(x + 0.044715\\,x^3)\\right]\\right)$$
+    $$\\begin{aligned}
+    \\operatorname{GELU}(x) &= x\\,\\Phi(x) = \\tfrac{1}{2}x\\left(1 + \\operatorname{erf}(x/\\sqrt{2})\\right) \\\\
+    &\\approx \\tfrac{1}{2}x\\left(1 + \\tanh\\!\\left[\\sqrt{2/\\pi}\\,(x + 0.044715\\,x^3)\\right]\\right)
+    \\end{aligned}$$
 
     $\\Phi$ is the standard normal CDF: each input is kept in proportion to how likely a standard
     normal variable is to lie below it. The tanh form is the approximation from the paper that
@@ -163,8 +165,10 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 class FeedForward(nn.Module):
     """The position-wise feed-forward network (Vaswani et al. 2017, section 3.3).
 
-    $$\\operatorname{FFN}(x) = f(x W_1 + b_1)\\, W_2 + b_2, \\qquad f = \\operatorname{ReLU}
-    \\text{ in the paper, } \\operatorname{GELU} \\text{ in GPT and BERT}$$
+    $$\\begin{gathered}
+    \\operatorname{FFN}(x) = f(x W_1 + b_1)\\, W_2 + b_2, \\\\
+    f = \\operatorname{ReLU} \\text{ in the paper, } \\operatorname{GELU} \\text{ in GPT and BERT}
+    \\end{gathered}$$
 
     The same two linear maps are applied to every position separately: attention mixes
     information *between* positions, this network transforms each position on its own. The

@@ -319,10 +319,12 @@ def tiled_attention(
     at a time; the softmax is assembled with a running row maximum $m$, a running sum $\\ell$ and a
     running unnormalised output $A$:
 
-    $$m' = \\max\\!\\big(m, \\operatorname{rowmax} S^{(j)}\\big), \\qquad
-    P = e^{S^{(j)} - m'}, \\qquad
-    \\ell' = e^{m - m'}\\,\\ell + \\operatorname{rowsum} P, \\qquad
-    A' = e^{m - m'} A + P V_j,$$
+    $$\\begin{gathered}
+m' = \\max\\!\\big(m, \\operatorname{rowmax} S^{(j)}\\big), \\\\
+P = e^{S^{(j)} - m'}, \\\\
+\\ell' = e^{m - m'}\\,\\ell + \\operatorname{rowsum} P, \\\\
+A' = e^{m - m'} A + P V_j,
+\\end{gathered}$$
 
     and the output is $A / \\ell$. Rescaling by $e^{m - m'}$ corrects everything summed so far
     whenever a larger score appears, so the result equals $\\operatorname{softmax}(QK^\\top)V$
