@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bookkit import ROOT  # noqa: E402
 from bookkit.data import DataError, load_datasets, load_glossary, load_models, load_papers, load_tools  # noqa: E402
-from bookkit.math import MathError, render_math  # noqa: E402
+from bookkit.math import MathError, render_math, restore_math  # noqa: E402
 from bookkit.render import (  # noqa: E402
     datasets_markdown,
     glossary_markdown,
@@ -64,7 +64,8 @@ def on_config(config):
         }
     except DataError as err:
         raise PluginError(f"invalid book data: {err}") from err
-    _state.update(papers=papers, terms=terms, linker=TermLinker(terms.values()), used={}, generated=generated)
+    _state.update(papers=papers, terms=terms, linker=TermLinker(terms.values()), used={}, generated=generated,
+                  math={})
     config.extra["tested_with"] = readme_versions()
     if not any(str(p).startswith("assets/vendor/") for p in config.extra.get("polyfills", [])):
         raise PluginError("extra.polyfills must list the local iframe-worker shim, or the offline plugin adds a CDN one")
@@ -102,7 +103,9 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
 
 def on_page_content(html_text: str, page, config, files) -> str:
     try:
-        html_text, page.meta["has_math"] = render_math(html_text)
+        slots: list[str] = []
+        html_text, page.meta["has_math"] = render_math(html_text, slots)
+        _state["math"][page.file.src_uri] = slots
     except MathError as err:
         raise PluginError(f"{page.file.src_uri}: {err}") from err
     if page.file.src_uri == GLOSSARY:
@@ -156,6 +159,12 @@ def on_post_page(output: str, page, config) -> str:
     if page.file.src_uri.endswith(".ipynb"):
         output = output.replace('<script src=""> </script>', "")  # MathJax with an empty URL
         output = NOTEBOOK_CDN_SCRIPT.sub("", output)
+    slots = _state["math"].pop(page.file.src_uri, None)
+    if slots:
+        try:
+            output = restore_math(output, slots)
+        except MathError as err:
+            raise PluginError(f"{page.file.src_uri}: {err}") from err
     if page.meta.get("has_math"):  # typeset at build time: only KaTeX's stylesheet (and fonts) are needed
         css = posixpath.relpath("assets/vendor/katex/katex.min.css", posixpath.dirname(page.file.url) or ".")
         output = output.replace("</head>", f'<link rel="stylesheet" href="{css}">\n</head>', 1)

@@ -141,6 +141,7 @@ def test_math_is_typeset_at_build_time(built_site: Path):
         text = page.read_text(encoding="utf-8")
         untypeset = re.findall(r'class="arithmatex">\s*\\[\(\[]', text)
         assert not untypeset, f"{page.relative_to(built_site)}: raw TeX left untypeset"
+        assert "data-math-slot" not in text, f"{page.relative_to(built_site)}: a formula was not put back"
     assert soup(built_site, "transformers/attention.html").select(".arithmatex .katex-mathml math")
 
 
@@ -150,6 +151,24 @@ def test_invalid_tex_fails_with_the_formula_named():
     with pytest.raises(MathError, match=r"\\frac\{1\}"):
         render_math('<span class="arithmatex">\\(\\frac{1}\\)</span>')
     assert render_math("<p>no math</p>") == ("<p>no math</p>", False)
+    with pytest.raises(MathError, match=r"\\frac\{1\}"):  # a cached formula never hides an error
+        render_math('<span class="arithmatex">\\(\\frac{1}\\)</span>')
+
+
+def test_formulas_set_aside_for_the_search_index_come_back_unchanged():
+    from bookkit.math import MathError, render_math, restore_math
+
+    page = ('<p>Take <span class="arithmatex">\\(y_c &lt; 1\\)</span>.</p>'
+            '<div class="arithmatex">\\[\\sum_i x_i\\]</div>')
+    direct, _ = render_math(page)
+    slots: list[str] = []
+    stashed, has_math = render_math(page, slots)
+    assert has_math and len(slots) == 2 and "katex" not in stashed
+    assert "y_c &lt; 1" in stashed, "inline TeX stays searchable"
+    assert 'data-math-slot="1" data-search-exclude></div>' in stashed, "display math stays out of the index"
+    assert restore_math(stashed, slots) == direct
+    with pytest.raises(MathError, match="2 formulas"):
+        restore_math(stashed.replace('data-math-slot="1"', 'data-gone="1"'), slots)
 
 
 def _glossary_export(built_site: Path) -> list[dict]:
