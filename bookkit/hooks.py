@@ -7,6 +7,7 @@ are rewritten to those local copies, so the built site requests nothing from ano
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import posixpath
@@ -53,7 +54,19 @@ GLOSSARY, PAPERS = "glossary.md", "reference/papers.md"
 _state: dict = {}
 
 
+def _cache_signature_formatting() -> None:
+    """mkdocstrings formats every long signature by running `ruff format` in a subprocess, on every
+    build; under `mkdocs serve` the same signatures come back on each save. Remember them."""
+    try:
+        from mkdocstrings_handlers.python._internal import rendering
+    except ImportError:  # pragma: no cover - another mkdocstrings-python layout: no cache, same output
+        return
+    if not hasattr(rendering._format_signature, "cache_info"):
+        rendering._format_signature = functools.lru_cache(maxsize=4096)(rendering._format_signature)
+
+
 def on_config(config):
+    _cache_signature_formatting()
     try:
         papers = load_papers()
         terms = load_glossary(papers=papers)

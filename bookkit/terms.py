@@ -129,6 +129,8 @@ class TermLinker:
         return "".join(out), used
 
     def _link_text(self, text: str, href: str, used: set[str], linked: set[str], skip: set[str]) -> str:
+        if len(text) < 2 or text.isspace():  # most text between tags: no term can match, skip the regex
+            return text
         def repl(m: re.Match) -> str:
             t = self._term(m)
             used.add(t.slug)
