@@ -6,6 +6,7 @@ traffic on top of this; the static scan also catches loads that only happen on s
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,18 @@ def _urls(value: str, attr: str) -> list[str]:
     return [value]
 
 
+def parse(page: Path) -> BeautifulSoup:
+    """The parsed page, shared by every check that reads it (do not modify it): parsing the whole
+    site costs seconds, and several checks read the same pages. A rewritten file is parsed again."""
+    stat = page.stat()
+    return _parse(str(page), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(path: str, mtime_ns: int, size: int) -> BeautifulSoup:
+    return BeautifulSoup(Path(path).read_text(encoding="utf-8"), "html.parser")
+
+
 def external_resources(site: Path) -> list[Problem]:
     """Every resource the built site would load from a host other than this machine."""
     problems: list[Problem] = []
@@ -64,7 +77,7 @@ def external_resources(site: Path) -> list[Problem]:
             continue
         name = file.relative_to(site).as_posix()
         if file.suffix == ".html":
-            soup = BeautifulSoup(file.read_text(encoding="utf-8"), "html.parser")
+            soup = parse(file)
             for tag, attr in RESOURCE_ATTRS:
                 for el in soup.find_all(tag):
                     for url in _urls(el.get(attr) or "", attr):
@@ -97,7 +110,7 @@ def external_resources(site: Path) -> list[Problem]:
 
 def _ids(page: Path, cache: dict[Path, set[str]]) -> set[str]:
     if page not in cache:
-        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        soup = parse(page)
         cache[page] = {el["id"] for el in soup.find_all(id=True)} | {el["name"] for el in soup.find_all("a", attrs={"name": True})}
     return cache[page]
 
@@ -113,7 +126,7 @@ def broken_links(site: Path, base_path: str = "/") -> list[Problem]:
     ids: dict[Path, set[str]] = {}
     for page in sorted(site.rglob("*.html")):
         name = page.relative_to(site).as_posix()
-        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        soup = parse(page)
         refs = [(el.name, el.get("href")) for el in soup.find_all(["a", "link"], href=True)]
         refs += [(el.name, el.get("src")) for el in soup.find_all(["script", "img", "iframe", "source"], src=True)]
         for tag, url in refs:

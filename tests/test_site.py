@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from pathlib import Path
@@ -13,17 +12,16 @@ from urllib.parse import urlsplit
 from bs4 import BeautifulSoup
 
 from bookkit.data import load_glossary
-from bookkit.sitecheck import broken_links, external_resources
+from bookkit.sitecheck import broken_links, external_resources, parse
 from bookkit.versions import readme_versions
 from conftest import ROOT
 
 pytestmark = [pytest.mark.site, pytest.mark.xdist_group("site")]
 
 
-@functools.lru_cache(maxsize=None)
 def soup(site: Path, page: str) -> BeautifulSoup:
     """Parsed page, cached: many checks read the same pages (do not modify the result)."""
-    return BeautifulSoup((site / page).read_text(encoding="utf-8"), "html.parser")
+    return parse(site / page)
 
 
 def site_base_path() -> str:
