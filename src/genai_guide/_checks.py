@@ -12,3 +12,12 @@ def check_float_tensor(name: str, x: object) -> Tensor:
     if not x.is_floating_point():
         raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
     return x
+
+
+def check_int(name: str, value: object, minimum: int) -> int:
+    """Raise a clear error unless ``value`` is an int (not a bool) of at least ``minimum``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value

@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genai_guide._checks import check_int as _check_int
+
 __all__ = [
     "BeamSearchOutput",
     "apply_repetition_penalty",
@@ -70,14 +72,6 @@ def _check_logits(logits: object) -> Tensor:
     if torch.isnan(logits).any():
         raise ValueError("logits contain NaN")
     return logits
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def _check_number(name: str, value: object) -> float:
