@@ -104,15 +104,12 @@ def _pair(predictions: object, references: object) -> tuple[list[int], list[int]
 # ----------------------------------------------------------------------------- MRPC-shaped data
 
 def mrpc_features() -> Features:
-    """The `datasets.Features` of GLUE's MRPC on the Hugging Face Hub (``nyu-mll/glue``, ``"mrpc"``).
+    """The `datasets.Features` of GLUE's MRPC on the Hugging Face Hub, as `genai_guide.standins` records
+    them: ``sentence1`` and ``sentence2`` strings, ``label`` a ``ClassLabel`` with the names
+    `LABEL_NAMES`, and ``idx`` an ``int32``. A copy: changing it changes nothing else."""
+    from genai_guide.standins import FEATURES
 
-    ``sentence1`` and ``sentence2`` are strings, ``label`` is ``ClassLabel(names=["not_equivalent",
-    "equivalent"])`` and ``idx`` is ``int32``, as in ``load_dataset("nyu-mll/glue", "mrpc")``.
-    """
-    from datasets import ClassLabel, Features, Value
-
-    return Features({"sentence1": Value("string"), "sentence2": Value("string"),
-                     "label": ClassLabel(names=list(LABEL_NAMES)), "idx": Value("int32")})
+    return FEATURES["glue/mrpc"].copy()
 
 
 #: Slots that a pair may leave out (both sentences together); the others are always there.

@@ -31,7 +31,7 @@ _TREC_FINE = [
 _DBPEDIA = ["Company", "EducationalInstitution", "Artist", "Athlete", "OfficeHolder", "MeanOfTransportation",
             "Building", "NaturalPlace", "Village", "Animal", "Plant", "Album", "Film", "WrittenWork"]
 
-#: The Hub's features of each dataset (for GLUE, of its SST-2 task; for WikiText, of wikitext-2-raw-v1).
+#: The Hub's features of each dataset (for GLUE, of its SST-2 and MRPC tasks; for WikiText, of wikitext-2-raw-v1).
 FEATURES: dict[str, Features] = {
     "imdb": Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])}),
     "yelp_review_full": Features({
@@ -42,6 +42,8 @@ FEATURES: dict[str, Features] = {
                       "fine_label": ClassLabel(names=_TREC_FINE)}),
     "glue/sst2": Features({"sentence": Value("string"), "label": ClassLabel(names=["negative", "positive"]),
                            "idx": Value("int32")}),
+    "glue/mrpc": Features({"sentence1": Value("string"), "sentence2": Value("string"),
+                           "label": ClassLabel(names=["not_equivalent", "equivalent"]), "idx": Value("int32")}),
     "wikitext": Features({"text": Value("string")}),
 }
 
@@ -53,6 +55,7 @@ HUB_IDS: dict[str, tuple[str, str | None]] = {
     "dbpedia_14": ("fancyzhx/dbpedia_14", None),
     "trec": ("CogComp/trec", None),
     "glue/sst2": ("nyu-mll/glue", "sst2"),
+    "glue/mrpc": ("nyu-mll/glue", "mrpc"),
     "wikitext": ("Salesforce/wikitext", "wikitext-2-raw-v1"),
 }
 
@@ -96,6 +99,16 @@ _ROWS: dict[str, dict[str, list[dict]]] = {
         "validation": [{"sentence": "it 's a charming and often affecting journey . ", "label": 1, "idx": 0}],
         "test": [{"sentence": "an unremarkable sequel . ", "label": -1, "idx": 0}],
     },
+    "glue/mrpc": {  # MRPC's test labels are public, so its test split is labelled too
+        "train": [{"sentence1": "The company said profits rose 5 percent in the quarter .",
+                   "sentence2": "Quarterly profits rose 5 percent , the company said .", "label": 1, "idx": 0},
+                  {"sentence1": "The bill passed the senate on Tuesday .",
+                   "sentence2": "The senate will vote on the bill next week .", "label": 0, "idx": 1}],
+        "validation": [{"sentence1": "He left the firm in 2001 .", "sentence2": "He quit the firm in 2001 .",
+                        "label": 1, "idx": 0}],
+        "test": [{"sentence1": "Shares fell 2 percent .", "sentence2": "The shares closed higher .",
+                  "label": 0, "idx": 0}],
+    },
     "wikitext": {
         "train": [{"text": ""}, {"text": " = Valkyria Chronicles = \n"},
                   {"text": " The game is a tactical role @-@ playing game . \n"}],
@@ -110,7 +123,7 @@ def standin(name: str) -> DatasetDict:
 
     Args:
         name: one of `FEATURES`' keys: "imdb", "yelp_review_full", "ag_news", "dbpedia_14", "trec",
-            "glue/sst2", "wikitext".
+            "glue/sst2", "glue/mrpc", "wikitext".
 
     Returns:
         A `datasets.DatasetDict` with the same split names and `Features` as
