@@ -9,6 +9,7 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from genai_guide.bpe import BPETokenizer, train_bpe
+from genai_guide.texts import read_text
 
 
 def reference(texts: list[str], vocab_size: int, min_frequency: int = 0):
@@ -42,7 +43,7 @@ def test_training_and_encoding_equal_tokenizers(seed):
 
 
 def test_real_text_equals_tokenizers():
-    text = open("snippets/architectures/data/harbour.txt", encoding="utf-8").read().splitlines()
+    text = read_text("harbour").splitlines()
     hf, vocab, merges = reference(text, 400)
     ours = train_bpe(text, 400)
     assert (ours.vocab, ours.merges) == (vocab, merges)

@@ -56,6 +56,7 @@ from genai_guide.sft import (
     sft_dataset_format,
     token_mask_from_spans,
 )
+from genai_guide.texts import read_text
 
 transformers.logging.set_verbosity_error()
 datasets.disable_progress_bars()
@@ -84,7 +85,7 @@ def char_tokenizer() -> PreTrainedTokenizerFast:
 
 def bpe_tokenizer() -> PreTrainedTokenizerFast:
     """A byte-level BPE (GPT-2 style) trained on the harbour story: merges do cross boundaries."""
-    text = (ROOT / "snippets" / "architectures" / "data" / "harbour.txt").read_text(encoding="utf-8").splitlines()
+    text = read_text("harbour").splitlines()
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()

@@ -5,7 +5,6 @@ The base weights never change (asserted); removing the adapter gives back the pr
 
 # --8<-- [start:pretrain]
 import copy
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -13,10 +12,11 @@ import torch.nn.functional as F
 from genai_guide.gpt import GPT, GPTConfig
 from genai_guide.lora import count_parameters, inject_lora, merge_lora, unload_lora
 from genai_guide.nf4 import quantize_linears
+from genai_guide.texts import read_text
 
 torch.set_num_threads(1)  # the same numbers on every machine, and no slowdown on a busy CPU
 torch.manual_seed(0)
-text = Path("snippets/architectures/data/harbour.txt").read_text(encoding="utf-8")
+text = read_text("harbour")
 chars = sorted(set(text))  # one token per character
 story = torch.tensor([chars.index(c) for c in text])
 backwards = story.flip(0)  # the new task: the same story, read from the end

@@ -6,8 +6,6 @@ The assistant-only mask is checked against the one transformers derives from the
 """
 
 # --8<-- [start:tokenizer]
-from pathlib import Path
-
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
@@ -19,10 +17,11 @@ from genai_guide.sft import (
     render_chatml,
     token_mask_from_spans,
 )
+from genai_guide.texts import read_text
 
 # A byte-level BPE tokenizer (GPT-2's kind) trained on the 20-line harbour story, with the three
 # special tokens of the chat format.
-lines = Path("snippets/architectures/data/harbour.txt").read_text(encoding="utf-8").splitlines()
+lines = read_text("harbour").splitlines()
 bpe = Tokenizer(models.BPE())
 bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
 bpe.decoder = decoders.ByteLevel()

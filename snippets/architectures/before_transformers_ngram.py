@@ -6,9 +6,10 @@ import math
 import random
 import re
 from collections import Counter
-from pathlib import Path
 
-lines = Path("snippets/architectures/data/harbour.txt").read_text(encoding="utf-8").splitlines()
+from genai_guide.texts import read_text
+
+lines = read_text("harbour").splitlines()
 
 
 def words(line: str) -> list[str]:

@@ -41,16 +41,16 @@ for step in range(1, 6):
 
 # --8<-- [start:check]
 import json
-from pathlib import Path
 
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from genai_guide.bpe import train_bpe
+from genai_guide.texts import read_text
 
 ours_toy = train_bpe([" ".join([w] * c) for w, c in corpus.items()], vocab_size=10 + 5)  # 10 letters + 5 merges
 assert ours_toy.merges == learned
 
-text = Path("snippets/architectures/data/harbour.txt").read_text(encoding="utf-8").splitlines()
+text = read_text("harbour").splitlines()
 ours = train_bpe(text, vocab_size=300)
 
 reference = Tokenizer(models.BPE())

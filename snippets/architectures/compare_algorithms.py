@@ -1,10 +1,10 @@
 """BPE, WordPiece and Unigram trained on the same text: different vocabularies, different splits."""
 
-from pathlib import Path
-
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-text = Path("snippets/architectures/data/harbour.txt").read_text(encoding="utf-8").splitlines()
+from genai_guide.texts import read_text
+
+text = read_text("harbour").splitlines()
 specials = ["[UNK]", "[PAD]"]  # reserved first: ids 0 and 1 in every vocabulary below
 
 algorithms = {

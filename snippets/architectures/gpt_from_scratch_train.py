@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from genai_guide.gpt import GPT, GPTConfig, generate_greedy
+from genai_guide.texts import read_text
 
-text = Path("snippets/architectures/data/harbour.txt").read_text(encoding="utf-8")
+text = read_text("harbour")
 chars = sorted(set(text))  # the vocabulary: every character of the story
 stoi = {ch: i for i, ch in enumerate(chars)}  # character -> id
 

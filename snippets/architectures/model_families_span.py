@@ -1,13 +1,12 @@
 """Span corruption: T5's objective on the paper's example, on random spans, and in a tiny T5."""
 
 # --8<-- [start:paper]
-from pathlib import Path
-
 import torch
 
 from genai_guide.objectives import corrupt_spans, span_corruption
+from genai_guide.texts import read_text
 
-story = Path("snippets/architectures/data/harbour.txt").read_text(encoding="utf-8").split()
+story = read_text("harbour").split()
 figure_2 = "Thank you for inviting me to your party last week ."  # the example of Raffel et al.
 example = figure_2.split()
 words = sorted(set(story) | set(example))

@@ -1,10 +1,10 @@
 """Why numbers, code and other languages cost more tokens: a byte-level BPE trained on English."""
 
-from pathlib import Path
-
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-text = Path("snippets/architectures/data/harbour.txt").read_text(encoding="utf-8").splitlines()
+from genai_guide.texts import read_text
+
+text = read_text("harbour").splitlines()
 tokenizer = Tokenizer(models.BPE())
 tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)  # any text becomes bytes first
 tokenizer.decoder = decoders.ByteLevel()

@@ -3,20 +3,20 @@ each run with genai_guide.decoding and checked token for token against transform
 
 # --8<-- [start:model]
 import re
-from pathlib import Path
 
 import torch
 import transformers
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from genai_guide.decoding import beam_search, greedy_search, truncate_at_stop
+from genai_guide.texts import read_text
 
 transformers.logging.set_verbosity_error()
 torch.set_num_threads(1)
 torch.manual_seed(0)
 
 # A word vocabulary made from the story (id 0 is <eos>), as in the Inference chapter.
-lines = Path("snippets/architectures/data/harbour.txt").read_text(encoding="utf-8").splitlines()
+lines = read_text("harbour").splitlines()
 WORD = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
 vocab = ["<eos>", *sorted({w for line in lines for w in WORD.findall(line)})]
 EOS, stoi = 0, {w: i for i, w in enumerate(vocab)}

@@ -26,8 +26,9 @@ from genai_guide.decoding import (
     top_k_filter,
     top_p_filter,
 )
+from genai_guide.texts import read_text
 
-lines = Path("snippets/architectures/data/harbour.txt").read_text(encoding="utf-8").splitlines()
+lines = read_text("harbour").splitlines()
 WORD = re.compile(r"\w+(?:'\w+)?|[^\w\s]")
 vocab = ["<eos>", *sorted({w for line in lines for w in WORD.findall(line)})]
 EOS, stoi = 0, {w: i for i, w in enumerate(vocab)}

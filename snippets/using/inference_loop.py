@@ -7,11 +7,12 @@ in code from the harbour story, trained on the story for 100 steps: under a seco
 
 # --8<-- [start:tokens]
 import re
-from pathlib import Path
 
 import torch
 
-lines = Path("snippets/architectures/data/harbour.txt").read_text(encoding="utf-8").splitlines()
+from genai_guide.texts import read_text
+
+lines = read_text("harbour").splitlines()
 WORD = re.compile(r"\w+(?:'\w+)?|[^\w\s]")  # a word (keeping "baker's" whole) or one punctuation mark
 vocab = ["<eos>", *sorted({w for line in lines for w in WORD.findall(line)})]
 EOS = 0  # id 0 is the end-of-sequence token: "this text is over"

@@ -1,0 +1,42 @@
+"""The texts the book ships are package data: readable from any folder, and shipped in the wheel."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from conftest import ROOT, run_python
+from genai_guide.texts import names, read_text
+
+
+def test_the_harbour_story_reads_from_any_folder(tmp_path):
+    result = run_python(["-c", "from genai_guide.texts import read_text; print(len(read_text('harbour').splitlines()))"],
+                        timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "20\n"
+    assert "harbour" in names() and read_text("harbour").startswith("The old harbour town")
+
+
+def test_every_shipped_text_is_declared_package_data():
+    """A reader's `pip install` (not editable) gets only declared package data."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert config["tool"]["setuptools"]["package-data"]["genai_guide.texts"] == ["*.txt"]
+    shipped = sorted(p.stem for p in (ROOT / "src/genai_guide/texts").glob("*.txt"))
+    assert shipped == names()
+
+
+def test_nothing_reads_book_data_by_a_repository_path():
+    """Snippets, pages and labs read shipped text through genai_guide.texts, never `snippets/...`."""
+    offenders = [p.relative_to(ROOT).as_posix()
+                 for pattern in ("snippets/**/*.py", "docs/**/*.md", "docs/**/*.ipynb")
+                 for p in ROOT.glob(pattern)
+                 if "read_text(" in p.read_text(encoding="utf-8") and "snippets/" in p.read_text(encoding="utf-8")
+                 and any("snippets/" in line and "read_text" in line for line in p.read_text(encoding="utf-8").splitlines())]
+    assert not offenders, f"read shipped data with genai_guide.texts.read_text: {offenders}"
+
+
+@pytest.mark.parametrize("bad,error", [(3, TypeError), ("moby-dick", ValueError)])
+def test_read_text_rejects_bad_names(bad, error):
+    with pytest.raises(error, match="name"):
+        read_text(bad)
