@@ -1,4 +1,4 @@
-"""Shared test setup: hermetic runs, the page-fence filter and the slow-snippet report.
+"""Shared test setup: hermetic runs, programs on each numeric path, and the page-fence filter.
 
 At the repository root so that it applies both to `tests/` and to the Python fences that
 pytest-markdown-docs collects from `docs/`.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -42,26 +41,42 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_python(args: list[str], timeout: float, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=subprocess_env(**env), capture_output=True,
+# The numeric paths each program is checked on. Float results depend on the CPU kernels (AVX-512,
+# AVX2 or none), on MKL's code path and on the thread count; these variables change all three on any
+# x86-64 machine, so one machine shows what another CPU would print. Snippets run natively and each
+# page, which runs the same code again, runs on the perturbed path: both must print the golden text.
+NUMERIC_PATHS: dict[str, dict[str, str]] = {
+    "native": {},
+    "perturbed": {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE",
+                  "OMP_NUM_THREADS": "1" if len(os.sched_getaffinity(0)) > 1 else "2"},
+}
+
+
+HANG_GUARD_S = 600  # a hung program fails instead of stalling the suite; a guard, not a budget
+
+
+def run_python(args: list[str], timeout: float, cwd: Path | str = ROOT, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=subprocess_env(**env), capture_output=True,
                           text=True, timeout=timeout)
 
 
 class Zygote:
-    """Client of tests/zygote.py: runs `python program.py` in a child forked from a warm interpreter."""
+    """Client of tests/zygote.py: runs `python program.py` in a child forked from a warm interpreter
+    that was started on one numeric path."""
 
-    def __init__(self) -> None:
+    def __init__(self, numeric: str = "native") -> None:
+        self.numeric_env = NUMERIC_PATHS[numeric]
         self.errors = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - its own stderr
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "zygote.py")], cwd=ROOT,
-                                     env=subprocess_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.errors, text=True, encoding="utf-8")
+                                     env=subprocess_env(**self.numeric_env), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.errors, text=True, encoding="utf-8")
         ready = self.proc.stdout.readline()
         if not ready:
             raise RuntimeError(f"tests/zygote.py did not start:\n{self.stderr()}")
-        self.import_cpu = json.loads(ready)["import_cpu"]
 
-    def run(self, argv: list[str], timeout: float, env: dict[str, str]) -> dict:
-        self.proc.stdin.write(json.dumps({"argv": argv, "env": env, "timeout": timeout}) + "\n")
+    def run(self, argv: list[str], timeout: float, env: dict[str, str], cwd: Path | str) -> dict:
+        request = {"argv": argv, "env": {**env, **self.numeric_env}, "cwd": str(cwd), "timeout": timeout}
+        self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         answer = self.proc.stdout.readline()
         if not answer:
@@ -77,7 +92,7 @@ class Zygote:
         self.proc.wait(timeout=30)
 
 
-_ZYGOTE: Zygote | None = None
+_ZYGOTES: dict[str, Zygote] = {}
 
 
 @dataclass
@@ -85,32 +100,28 @@ class ProgramRun:
     returncode: int
     stdout: str
     stderr: str
-    cpu: float  # CPU seconds of the program's process, plus the imports the warm parent paid for it
 
 
-def run_program(path: str, timeout: float, cold: bool = False, **env: str) -> ProgramRun:
-    """`python path` from the repository root, hermetic, in a fresh process forked from a warm
-    interpreter (see tests/zygote.py). `cold=True`, or GENAI_GUIDE_COLD=1 in the environment, starts a
-    cold interpreter instead."""
-    global _ZYGOTE
+def run_program(path: str | Path, timeout: float, cwd: Path | str = ROOT, numeric: str = "native",
+                cold: bool = False, args: tuple[str, ...] = (), **env: str) -> ProgramRun:
+    """`python path *args`, started in `cwd`, hermetic, on the numeric path `numeric` (see NUMERIC_PATHS), in a
+    fresh process forked from a warm interpreter (see tests/zygote.py). `cold=True`, or
+    GENAI_GUIDE_COLD=1 in the environment, starts a cold interpreter instead. `timeout` is a hang
+    guard, not a budget: speed is measured by `make bench`."""
     if cold or os.environ.get("GENAI_GUIDE_COLD") == "1":
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result = run_python([path], timeout=timeout, **env)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        return ProgramRun(result.returncode, result.stdout, result.stderr, cpu)
-    if _ZYGOTE is None:
-        _ZYGOTE = Zygote()
-    answer = _ZYGOTE.run([path], timeout, subprocess_env(**env))
+        result = run_python([str(path), *args], timeout=timeout, cwd=cwd, **NUMERIC_PATHS[numeric], **env)
+        return ProgramRun(result.returncode, result.stdout, result.stderr)
+    if numeric not in _ZYGOTES:
+        _ZYGOTES[numeric] = Zygote(numeric)
+    answer = _ZYGOTES[numeric].run([str(path), *args], timeout, subprocess_env(**env), cwd)
     if answer["timed_out"]:
-        raise subprocess.TimeoutExpired([path], timeout, answer["stdout"], answer["stderr"])
-    return ProgramRun(answer["returncode"], answer["stdout"], answer["stderr"],
-                      answer["cpu"] + _ZYGOTE.import_cpu)
+        raise subprocess.TimeoutExpired([str(path)], timeout, answer["stdout"], answer["stderr"])
+    return ProgramRun(answer["returncode"], answer["stdout"], answer["stderr"])
 
 
 def pytest_sessionfinish(session):
-    if _ZYGOTE is not None:
-        _ZYGOTE.close()
+    for zygote in _ZYGOTES.values():
+        zygote.close()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -123,18 +134,6 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
-
-
-def pytest_terminal_summary(terminalreporter):
-    timings = []
-    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
-        props = dict(getattr(report, "user_properties", []))
-        if "snippet_seconds" in props:
-            timings.append((props["snippet_seconds"], props.get("snippet_wall_seconds", 0.0), report.nodeid))
-    if timings:
-        terminalreporter.section("slowest snippets (budget: 10 CPU seconds each)")
-        for cpu, wall, nodeid in sorted(timings, reverse=True)[:10]:
-            terminalreporter.write_line(f"{cpu:6.2f} CPU s {wall:6.2f} wall s  {nodeid}")
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,25 @@ Review the diff before committing: a golden file is a claim the page makes to it
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import nbformat
 
 from bookkit import ROOT
+from bookkit.figures import same_figure
 from bookkit.notebooks import NOTEBOOKS, execute
+
+
+def keep_or_replace(made: Path, shown: Path) -> None:
+    """A figure that shows the same picture keeps its committed bytes (no diff of SVG float noise)."""
+    if shown.is_file() and same_figure(made, shown):
+        return
+    shutil.copyfile(made, shown)
+    print(f"wrote {shown.relative_to(ROOT)}")
 
 
 def main() -> int:
@@ -21,11 +33,18 @@ def main() -> int:
         if snippet.name.startswith("_"):
             continue
         figures = ROOT / "docs" / snippet.parent.name / "figures"
-        result = subprocess.run([sys.executable, str(snippet.relative_to(ROOT))], cwd=ROOT, capture_output=True,
-                                text=True, env={**env, "GENAI_GUIDE_FIGURES": str(figures)})
-        if result.returncode:
-            print(f"FAILED {snippet.relative_to(ROOT)}\n{result.stderr}", file=sys.stderr)
-            return 1
+        with tempfile.TemporaryDirectory() as tmp:  # started in an empty folder, as the tests run it
+            work, made = Path(tmp) / "work", Path(tmp) / "figures"
+            work.mkdir()
+            made.mkdir()
+            result = subprocess.run([sys.executable, str(snippet)], cwd=work, capture_output=True,
+                                    text=True, env={**env, "GENAI_GUIDE_FIGURES": str(made)})
+            if result.returncode:
+                print(f"FAILED {snippet.relative_to(ROOT)}\n{result.stderr}", file=sys.stderr)
+                return 1
+            for figure in sorted(made.iterdir()):
+                figures.mkdir(parents=True, exist_ok=True)
+                keep_or_replace(figure, figures / figure.name)
         snippet.with_suffix(".out").write_text(result.stdout, encoding="utf-8")
         print(f"wrote {snippet.with_suffix('.out').relative_to(ROOT)}")
     for notebook in NOTEBOOKS:

@@ -1,5 +1,6 @@
-"""The copy-paste promise: each page's Python blocks, run in order in one fresh interpreter, succeed
-and print exactly the outputs the page shows."""
+"""The copy-paste promise: each page's Python blocks, run in order in one fresh interpreter started in
+an empty folder, succeed and print exactly the outputs the page shows, on the perturbed numeric path
+(conftest.NUMERIC_PATHS): the snippet tests prove the same outputs on the native path."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from markdown_it import MarkdownIt
 
 from bookkit.blocks import expand_includes, fence_language, page_program, untested_blocks
-from conftest import ROOT, run_program, run_python
+from bookkit.figures import check_figures
+from conftest import HANG_GUARD_S, ROOT, run_program, run_python
 
 PAGES = sorted((ROOT / "docs").rglob("*.md"))
 PAGES_WITH_CODE = [p for p in PAGES if page_program(p).strip()]
@@ -29,11 +31,17 @@ def shown_outputs(page: Path) -> str:
 
 @pytest.mark.parametrize("page", PAGES_WITH_CODE, ids=rel)
 def test_page_blocks_run_in_order(page: Path, tmp_path: Path):
-    program = tmp_path / "page.py"
+    program, work, figures = tmp_path / "program" / "page.py", tmp_path / "work", tmp_path / "figures"
+    for folder in (program.parent, work, figures):
+        folder.mkdir()
     program.write_text(page_program(page), encoding="utf-8")
-    result = run_program(str(program), timeout=120, GENAI_GUIDE_FIGURES=str(tmp_path))
+    result = run_program(program, timeout=HANG_GUARD_S, cwd=work, numeric="perturbed",
+                         GENAI_GUIDE_FIGURES=str(figures))
     assert result.returncode == 0, f"{rel(page)}: its Python blocks, run in order, fail:\n{result.stderr[-4000:]}"
-    assert result.stdout == shown_outputs(page), f"{rel(page)}: the printed output differs from its Output blocks"
+    assert result.stdout == shown_outputs(page), (
+        f"{rel(page)}: the printed output differs from its Output blocks on the perturbed numeric path "
+        "(float32 results that belong to one CPU? see BOOK.md section 4)")
+    check_figures(figures, page.parent.name, rel(page))
 
 
 @pytest.mark.parametrize("page", PAGES, ids=rel)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_program
+from conftest import NUMERIC_PATHS, run_program
 
 PROBE = '''
 import os, random, sys
@@ -17,7 +17,11 @@ print("path0", os.path.basename(sys.path[0]))
 print("argv", [os.path.basename(a) for a in sys.argv])
 print("env", os.environ.get("PROBE_VALUE"))
 print("stdin", repr(sys.stdin.read()))
-print("threads", torch.get_num_threads() >= 1)
+print("threads", torch.get_num_threads())
+print("cwd", os.path.basename(os.getcwd()))
+torch.manual_seed(0)
+x, a = torch.randn(2_000_003), torch.randn(257, 513)
+print("floats", f"{x.sum().item():.10f} {(a @ a.T).sum().item():.10f}")
 '''
 
 
@@ -30,12 +34,29 @@ def probe(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_warm_child_sees_what_a_cold_interpreter_sees(probe: Path):
-    warm = run_program(str(probe), timeout=60, PROBE_VALUE="42")
-    cold = run_program(str(probe), timeout=60, cold=True, PROBE_VALUE="42")
+@pytest.mark.parametrize("numeric", list(NUMERIC_PATHS))
+def test_a_warm_child_sees_what_a_cold_interpreter_sees(probe: Path, tmp_path: Path, numeric: str):
+    """The same text, float digits included, on each numeric path; started in the folder asked for."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    warm = run_program(probe, timeout=60, cwd=elsewhere, numeric=numeric, PROBE_VALUE="42")
+    cold = run_program(probe, timeout=60, cwd=elsewhere, numeric=numeric, cold=True, PROBE_VALUE="42")
     assert warm.returncode == cold.returncode == 0, warm.stderr + cold.stderr
     assert warm.stdout == cold.stdout
     assert "name __main__" in warm.stdout and "path0 probe_dir" in warm.stdout and "env 42" in warm.stdout
+    assert "cwd elsewhere" in warm.stdout
+
+
+def test_the_perturbed_path_catches_a_fragile_program(probe: Path):
+    """A float32 result printed to its last digits belongs to one CPU: the perturbed path prints other
+    digits, so a page that shows such a number fails its test on every machine, not only on another CPU."""
+    native, perturbed = (run_program(probe, timeout=60, numeric=n).stdout.splitlines() for n in NUMERIC_PATHS)
+    floats = [line for line in native if line.startswith("floats")]
+    assert floats and floats != [line for line in perturbed if line.startswith("floats")]
+    threads = {n: [line for line in out if line.startswith("threads")]
+               for n, out in (("native", native), ("perturbed", perturbed))}
+    assert threads["perturbed"] == [f"threads {NUMERIC_PATHS['perturbed']['OMP_NUM_THREADS']}"]
+    assert threads["native"] != threads["perturbed"]
 
 
 def test_children_do_not_share_random_state(tmp_path: Path):

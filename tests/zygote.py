@@ -9,11 +9,14 @@ interpreter has them, exit status, stdout and stderr) while paying the imports o
 What the tests still guarantee:
 - the parent only imports; it runs no tensor operation (so no OpenMP pool exists when it forks), and
   `tests/test_zygote.py` checks that a child cannot tell it was forked: same `sys.path[0]`, `__file__`,
-  `__name__`, argv, environment overrides, seeds and exit codes as a fresh interpreter;
-- the CPU budget charges every snippet the parent's import time too (`import_cpu` below), so a
-  snippet is never measured cheaper than a reader running it from a shell would find it.
+  `__name__`, argv, working folder, environment overrides, seeds, exit codes and float results on
+  its numeric path as a fresh interpreter.
 
-Protocol: one JSON request a line on stdin, {"argv": [...], "env": {...}, "timeout": s}; one JSON
+The numeric path (ATEN_CPU_CAPABILITY, MKL_CBWR, OMP_NUM_THREADS) is the zygote's own: those
+variables are read when the libraries load, so a zygote is started with them and every child inherits
+them; the tests keep one zygote for each numeric path they check (conftest.NUMERIC_PATHS).
+
+Protocol: one JSON request a line on stdin, {"argv": [...], "env": {...}, "cwd": dir, "timeout": s}; one JSON
 answer a line on stdout, {"returncode", "stdout", "stderr", "cpu", "timed_out"}.
 """
 
@@ -44,6 +47,7 @@ PRELOAD = (
     "transformers.trainer",
     "peft",
     "trl",
+    "IPython.core.interactiveshell",
 )
 
 
@@ -56,8 +60,8 @@ def _preload() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _child(argv: list[str], env: dict[str, str], out_path: str, err_path: str) -> None:
-    """Runs in the forked process: become `python argv[0] argv[1:]` and never return."""
+def _child(argv: list[str], env: dict[str, str], cwd: str, out_path: str, err_path: str) -> None:
+    """Runs in the forked process: become `python argv[0] argv[1:]`, started in `cwd`, and never return."""
     import atexit
     import random
     import runpy
@@ -73,6 +77,7 @@ def _child(argv: list[str], env: dict[str, str], out_path: str, err_path: str) -
     sys.stderr.reconfigure(write_through=True)
     sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115
     os.environ.update(env)
+    os.chdir(cwd)
     # A fresh interpreter seeds these generators from the OS: so does each child, so that a program
     # that forgets to seed prints something different each run, exactly as it would from a shell.
     random.seed()
@@ -110,7 +115,7 @@ def _run(request: dict) -> dict:
         pid = os.fork()
         if pid == 0:
             try:
-                _child(request["argv"], request.get("env", {}), out_path, err_path)
+                _child(request["argv"], request.get("env", {}), request.get("cwd", os.getcwd()), out_path, err_path)
             finally:
                 os._exit(70)  # only reached if the child's own set-up failed
         deadline = time.monotonic() + float(request.get("timeout", 60))
