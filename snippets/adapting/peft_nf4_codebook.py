@@ -13,7 +13,8 @@ assert code[7] == 0 and code[0] == -1 and code[15] == 1  # zero is exact; the en
 
 # --8<-- [start:compare]
 torch.manual_seed(0)
-w = torch.randn(1024, 256) * 0.02  # normally distributed "weights", 4 096 blocks of 64
+# Drawn in float64, then stored as float32: CPU kernels draw float32 normals with different last bits.
+w = torch.randn(1024, 256, dtype=torch.float64).float() * 0.02  # normal "weights", 4 096 blocks of 64
 packed, absmax = quantize_nf4(w, blocksize=64)  # 4-bit NF4 indices, two per byte
 w_nf4 = dequantize_nf4(packed, absmax, w.shape)
 
