@@ -87,6 +87,21 @@ def test_every_glossary_term_resolves(built_site: Path):
     assert "transformers/attention.html" in attention["used_on"]
 
 
+def test_every_glossary_term_is_in_the_search_index(built_site: Path):
+    """Search finds what its index holds: each entry is a document of its own, titled with the term and
+    its abbreviation, "Term (ABBR)" (the browser test types a sample of them into the search box)."""
+    index = json.loads((built_site / "search/search_index.json").read_text(encoding="utf-8"))
+    docs = {doc["location"]: doc for doc in index["docs"]}
+    export = json.loads((built_site / "glossary.json").read_text(encoding="utf-8"))
+    missing = []
+    for entry in export:
+        doc = docs.get(f"glossary.html#{entry['slug']}")
+        title = f"{entry['term']} ({entry['abbr']})" if entry["abbr"] else entry["term"]
+        if doc is None or doc["title"] != title:
+            missing.append(entry["term"])
+    assert not missing, f"glossary entries missing from the search index (or without their abbreviation): {missing}"
+
+
 def test_glossary_backlinks_list_the_pages_using_a_term(built_site: Path):
     entry = soup(built_site, "glossary.html").find(id="causal-mask").find_next("p", class_="gl-backlinks")
     assert "transformers/attention.html" in [a["href"] for a in entry.find_all("a")]
