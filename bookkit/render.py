@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -16,6 +17,18 @@ REL_LABELS = {"see_also": "See also", "contrast_with": "Contrast with", "part_of
               "example_of": "Example of"}
 CITE = re.compile(r"reference/papers\.md#([a-z0-9-]+)")
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
+# Inline code and inline math pass through as Markdown; everything else in a one-line text from the
+# data files is plain text, so `<s>` must reach the page as "<s>", not as a strike-through tag.
+VERBATIM = re.compile(r"(`+)(?:.+?)\1|\$[^$\n]+\$")
+
+
+def plain_text(text: str) -> str:
+    """Escape HTML in a short data text (an alias, a tooltip, a heading) outside code and math spans."""
+    out, last = [], 0
+    for m in VERBATIM.finditer(text):
+        out += [html.escape(text[last:m.start()], quote=False), m.group(0)]
+        last = m.end()
+    return "".join(out) + html.escape(text[last:], quote=False)
 
 
 def page_title_and_headings(md_path: Path) -> tuple[str, dict[str, str]]:
@@ -65,11 +78,11 @@ def glossary_markdown(terms: dict[str, Term], papers: dict[str, Paper]) -> str:
         if letter != current:
             out += [f"## {letter} {{#letter-{letter.lower()} }}", ""]
             current = letter
-        heading = f"{t.term} ({t.abbr})" if t.abbr else t.term
+        heading = plain_text(f"{t.term} ({t.abbr})" if t.abbr else t.term)
         out += [f"### {heading} {{#{t.slug} }}", ""]
         if t.aliases:
-            out += ["*Also called:* " + ", ".join(t.aliases), ""]
-        out += [f"**In one line:** {t.tooltip}", "", t.definition, ""]
+            out += ["*Also called:* " + ", ".join(plain_text(a) for a in t.aliases), ""]
+        out += [f"**In one line:** {plain_text(t.tooltip)}", "", t.definition, ""]
         facts = []
         for rel in RELATIONS:
             if targets := t.relations.get(rel):

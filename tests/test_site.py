@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from bs4 import BeautifulSoup
 
 from bookkit.data import load_glossary
+from bookkit.render import plain_text
 from bookkit.sitecheck import broken_links, external_resources, parse
 from bookkit.versions import readme_versions
 from conftest import ROOT
@@ -100,6 +101,21 @@ def test_every_glossary_term_is_in_the_search_index(built_site: Path):
         if doc is None or doc["title"] != title:
             missing.append(entry["term"])
     assert not missing, f"glossary entries missing from the search index (or without their abbreviation): {missing}"
+
+
+def test_no_page_shows_an_element_its_text_did_not_ask_for(built_site: Path):
+    """Text from the data files is text: an alias such as `<s>` once opened a strike-through that
+    crossed out 214 glossary entries. The book writes no strike-through, deletion or underline tag."""
+    unasked = [f"{page.relative_to(built_site).as_posix()}: <{el.name}>" for page in sorted(built_site.rglob("*.html"))
+               for el in parse(page).find_all(["s", "del", "strike", "u"])]
+    assert not unasked, f"elements no page asked for: {unasked[:20]}"
+    bos = soup(built_site, "glossary.html").find(id="bos-token").find_next("p")
+    assert "<s>" in bos.get_text(), bos
+
+
+def test_data_text_is_escaped_outside_code_and_math():
+    assert plain_text("such as <s> in Llama") == "such as &lt;s&gt; in Llama"
+    assert plain_text("`<s>` and $a < b$ & <i>") == "`<s>` and $a < b$ &amp; &lt;i&gt;"
 
 
 def test_glossary_backlinks_list_the_pages_using_a_term(built_site: Path):
