@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -100,6 +102,26 @@ def test_fully_masked_rows_with_a_float_mask_have_finite_gradients():
     for mine, ref in zip(ours_grads, (t.grad for t in tensors)):
         assert torch.isfinite(mine).all()
         torch.testing.assert_close(mine, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_torch_sdpa_on_2d_inputs_runs_the_math_path():
+    """The chapter's check calls F.scaled_dot_product_attention on 2-D (L, d) tensors: PyTorch then runs its
+    unfused math path, because its fused kernels need 4-D (batch, heads, L, d) inputs."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    gen = torch.Generator().manual_seed(0)
+    q2, k2, v2 = _qkv(gen, (), 3, 3, 4, 4)
+    with sdpa_kernel(SDPBackend.MATH):
+        math_2d = F.scaled_dot_product_attention(q2, k2, v2)
+    assert torch.equal(F.scaled_dot_product_attention(q2, k2, v2), math_2d)
+    refused = pytest.raises(RuntimeError, match="No available kernel")
+    with warnings.catch_warnings(record=True) as why, refused, sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+        warnings.simplefilter("always")
+        F.scaled_dot_product_attention(q2, k2, v2)
+    assert any("requires query, key and value to be 4 dimensional" in str(w.message) for w in why)
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):  # the same numbers as (1, 1, L, d) run a fused kernel on CPU
+        fused = F.scaled_dot_product_attention(q2[None, None], k2[None, None], v2[None, None])[0, 0]
+    torch.testing.assert_close(fused, math_2d, **TOL)
 
 
 def test_causal_mask_matches_torch_is_causal():

@@ -9,6 +9,9 @@ kernel may round to the other neighbour; there the codes differ by one level.
 
 from __future__ import annotations
 
+import platform
+from pathlib import Path
+
 import bitsandbytes.functional as bnbf  # prints a harmless "Failed to load CPU gemm_4bit_forward" on stderr
 import pytest
 import torch
@@ -75,8 +78,22 @@ def test_quantize_equals_bitsandbytes_exactly(shape, blocksize, dtype):
     ours = dequantize_nf4(ours_packed, ours_absmax, x.shape, blocksize)
     assert ours.dtype == torch.float32 and ours.shape == x.shape
     if shape[-1] % blocksize == 0:
-        # bitsandbytes 0.50's compiled CPU kernel dequantizes correctly only when each row holds whole blocks
+        # bitsandbytes 0.50's compiled CPU kernel, on an AVX-512 CPU, is right only when rows hold whole blocks
         assert torch.equal(ours.to(dtype), bnbf.dequantize_4bit(packed, state).reshape(shape))
+
+
+def test_bitsandbytes_short_row_bug_depends_on_avx512():
+    """The page's warning about rows that do not hold whole blocks: bitsandbytes' compiled CPU kernel takes
+    a vectorised branch on an AVX-512 CPU that looks up block scales row by row (wrong here), and a
+    scalar branch elsewhere that walks the flat blocks (right). If this fails, the warning is out of date."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if platform.machine() not in ("x86_64", "AMD64") or not cpuinfo.exists():
+        pytest.skip("the branch is chosen by the x86 CPU's flags, read from /proc/cpuinfo")
+    has_avx512 = "avx512f" in cpuinfo.read_text().split()
+    x = _weights((96, 128), seed=5)  # 128 values a row, blocks of 256
+    packed, state = bnbf.quantize_4bit(x, blocksize=256, quant_type="nf4")
+    ours = dequantize_nf4(*quantize_nf4(x, 256), x.shape, 256)
+    assert torch.equal(bnbf.dequantize_4bit(packed, state).reshape(x.shape), ours) is not has_avx512
 
 
 def test_dequantized_error_is_within_half_a_level_gap():

@@ -66,3 +66,16 @@ def test_standin_schema_matches_the_recorded_hub_schema(name):
 def test_standin_rejects_unknown_names():
     with pytest.raises(ValueError, match="name must be one of"):
         standin("mnist")
+
+
+def test_glue_size_range_in_the_notes_matches_the_recorded_splits():
+    """The note on GLUE quotes the smallest and largest training sets and their ratio; all three must
+    follow from the split sizes recorded for the tasks."""
+    glue = load_datasets()["glue"]
+    train = {t["key"]: int(t["splits"]["train"]) for t in glue["tasks"]}
+    smallest, largest = min(train, key=train.get), max(train, key=train.get)
+    assert (smallest, largest) == ("wnli", "mnli")
+    note = " ".join(glue["watch_for"].split())
+    assert f"{train[smallest]:,} pairs (WNLI) to {train[largest]:,} (MNLI)" in note
+    factor = int(re.search(r"a factor of about ([\d,]+)", note)[1].replace(",", ""))
+    assert abs(train[largest] / train[smallest] - factor) / factor < 0.05  # 392,702 / 635 = 618

@@ -126,6 +126,33 @@ def test_memory_arithmetic():
     assert activation_bytes_estimate(1, 8, 2, 4) == 34 * 4 * 8 + 5 * 2 * 16
 
 
+@pytest.mark.parametrize(("s", "b", "h", "a"), [(4, 1, 8, 2), (2048, 1, 12288, 96), (4096, 2, 4096, 32)])
+def test_activations_reproduce_korthikanti_for_gpt3_and_drop_their_terms_for_llama(s, b, h, a):
+    """The component count gives Korthikanti et al.'s sbh(34 + 5as/h) for their GPT-3 block (GELU, d_ff = 4h,
+    dropout, attention weights kept), and for a Llama block (SwiGLU, no dropout) 16sbh + 8sbf + 2as^2b,
+    or 16sbh + 8sbf + 4asb with a fused attention kernel."""
+    sbh = s * b * h
+    assert activation_bytes_estimate(3, h, a, s, b) == 3 * (34 * sbh + 5 * a * s * s * b)
+    f = 11008 if h == 4096 else 3 * h
+    llama = {"d_ff": f, "mlp": "swiglu", "dropout": False}
+    assert activation_bytes_estimate(1, h, a, s, b, **llama) == 16 * sbh + 8 * s * b * f + 2 * a * s * s * b
+    fused = activation_bytes_estimate(1, h, a, s, b, fused_attention=True, **llama)
+    assert fused == 16 * sbh + 8 * s * b * f + 4 * a * s * b
+    # grouped-query attention keeps fewer keys and values: 4sb(h - h_kv) bytes less per layer
+    gqa = activation_bytes_estimate(1, h, a, s, b, n_kv_heads=a // 2, **llama)
+    assert activation_bytes_estimate(1, h, a, s, b, **llama) - gqa == 4 * s * b * (h - h // 2)
+
+
+def test_llama_2_7b_activation_figures_on_the_page():
+    """counting.md: one 4,096-token sequence of Llama 2 7B, with and without a fused attention kernel,
+    against the GPT-3 constants that the page used to apply to it."""
+    llama = {"d_ff": 11008, "mlp": "swiglu", "dropout": False}
+    gb = lambda n: round(n / 1e9, 2)
+    assert gb(activation_bytes_estimate(32, 4096, 32, 4096, **llama)) == 54.49
+    assert gb(activation_bytes_estimate(32, 4096, 32, 4096, fused_attention=True, **llama)) == 20.15
+    assert gb(activation_bytes_estimate(32, 4096, 32, 4096)) == 104.15
+
+
 @pytest.mark.parametrize(("call", "error", "name"), [
     (lambda: decoder_params(0, 8, 1, 2, 8, 4), ValueError, "vocab_size"),
     (lambda: decoder_params(10, 8.0, 1, 2, 8, 4), TypeError, "d_model"),
@@ -141,6 +168,10 @@ def test_memory_arithmetic():
     (lambda: kv_cache_bytes(1, 0, 8, 4), ValueError, "n_kv_heads"),
     (lambda: training_bytes_per_param("yes"), TypeError, "mixed_precision"),
     (lambda: activation_bytes_estimate(1, 8, 2, 0), ValueError, "tokens"),
+    (lambda: activation_bytes_estimate(1, 8, 2, 4, mlp="relu"), ValueError, "mlp"),
+    (lambda: activation_bytes_estimate(1, 8, 2, 4, d_ff=0), ValueError, "d_ff"),
+    (lambda: activation_bytes_estimate(1, 8, 2, 4, dropout=1), TypeError, "dropout"),
+    (lambda: activation_bytes_estimate(1, 8, 3, 4), ValueError, "d_model"),
 ])
 def test_bad_input_is_rejected(call, error, name):
     with pytest.raises(error, match=name):

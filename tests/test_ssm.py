@@ -1,6 +1,7 @@
-"""genai_guide.ssm against torch.linalg.matrix_exp (Van Loan's block form of the exact ZOH solution), the
-recurrent view against the convolutional one (1e-10 in float64, 1e-5 in float32), and the selective scan
-against a naive loop and against transformers' pure-PyTorch Mamba scan (1e-5 in float32)."""
+"""genai_guide.ssm against torch.linalg.matrix_exp (Van Loan's block form of the exact ZOH solution) and
+scipy.signal.cont2discrete (zero-order hold and bilinear), the recurrent view against the convolutional one
+(1e-10 in float64, 1e-5 in float32), and the selective scan against a naive loop and against transformers'
+pure-PyTorch Mamba scan (1e-5 in float32), whose cache keeps d_conv inputs per channel."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from genai_guide.ssm import (
+    discretize_bilinear,
     discretize_zoh,
     selective_scan,
     ssm_convolutional,
@@ -42,6 +44,36 @@ def test_zoh_equals_matrix_exp_block_form(n, delta):
     E = torch.linalg.matrix_exp(delta * M)
     torch.testing.assert_close(a_bar, torch.diagonal(E[:n, :n]), atol=1e-12, rtol=0)
     torch.testing.assert_close(b_bar, E[:n, n], atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("n", [1, 4])
+@pytest.mark.parametrize("delta", [0.05, 0.5])
+def test_discretizations_equal_scipy_cont2discrete(n, delta):
+    """S4's bilinear method is scipy's "bilinear" (Tustin); the zero-order hold is its "zoh"."""
+    signal = pytest.importorskip("scipy.signal")
+    gen = torch.Generator().manual_seed(10 + n)
+    A, B = _stable_dense(gen, n), torch.randn(n, generator=gen, dtype=torch.float64)
+    a = -torch.rand(n, generator=gen, dtype=torch.float64) - 0.1
+    system = lambda M: (M.numpy(), B.numpy()[:, None], B.numpy()[None, :], [[0.0]])
+    for method, ours in (("bilinear", discretize_bilinear), ("zoh", discretize_zoh)):
+        for M, diagonal in ((A, False), (torch.diag(a), True)):
+            Ad, Bd, *_ = signal.cont2discrete(system(M), delta, method=method)
+            A_bar, B_bar = ours(torch.diagonal(M).clone() if diagonal else M, B, delta)
+            torch.testing.assert_close(torch.diag(A_bar) if diagonal else A_bar, torch.from_numpy(Ad),
+                                       atol=1e-12, rtol=0)
+            torch.testing.assert_close(B_bar, torch.from_numpy(Bd[:, 0]), atol=1e-12, rtol=0)
+
+
+def test_bilinear_and_zoh_differ_at_third_order_and_bilinear_stays_stable():
+    gen = torch.Generator().manual_seed(3)
+    a, b = -torch.rand(6, generator=gen, dtype=torch.float64) - 0.5, torch.randn(6, generator=gen, dtype=torch.float64)
+    gaps = []
+    for delta in (0.02, 0.01):
+        (za, zb), (ba, bb) = discretize_zoh(a, b, delta), discretize_bilinear(a, b, delta)
+        gaps.append(torch.cat([za - ba, zb - bb]).abs().max().item())
+    assert 7.5 < gaps[0] / gaps[1] < 8.5  # halving the step divides the gap by 2^3
+    big = discretize_bilinear(-torch.logspace(-3, 3, 13, dtype=torch.float64), torch.ones(13, dtype=torch.float64), 10.0)[0]
+    assert bool((big.abs() < 1).all())  # every stable eigenvalue lands inside the unit circle
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -124,10 +156,30 @@ def test_selective_scan_equals_transformers_mamba_scan():
     torch.testing.assert_close(h, h_ref, atol=1e-5, rtol=0)
 
 
+def test_transformers_mamba_cache_keeps_d_conv_inputs_and_the_state():
+    """Per layer and sequence, the generation cache holds d_inner x d_conv inputs and d_inner x N states,
+    after the prompt and after a decoding step alike (the chapter's memory count relies on it)."""
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.MambaConfig(vocab_size=32, hidden_size=8, state_size=3, expand=2, conv_kernel=4,
+                                   num_hidden_layers=1, bos_token_id=0, eos_token_id=1, pad_token_id=2)
+    torch.manual_seed(0)
+    model = transformers.MambaForCausalLM(cfg).eval()
+    with torch.no_grad():
+        cache = model(torch.randint(0, 32, (2, 7)), use_cache=True).cache
+        for _ in range(2):  # the prompt, then one generated token
+            assert tuple(cache.get_conv_state(0).shape) == (2, cfg.intermediate_size, cfg.conv_kernel) == (2, 16, 4)
+            assert tuple(cache.get_recurrent_state(0).shape) == (2, cfg.intermediate_size, cfg.state_size)
+            model(torch.randint(0, 32, (2, 1)), cache=cache, use_cache=True)
+
+
 def test_bad_inputs_are_rejected_with_the_argument_named():
     A, B, C = -torch.ones(3), torch.ones(3), torch.ones(3)
     with pytest.raises(ValueError, match="delta"):
         discretize_zoh(A, B, 0.0)
+    with pytest.raises(ValueError, match="delta"):
+        discretize_bilinear(A, B, -1.0)
+    with pytest.raises(ValueError, match="B must have shape"):
+        discretize_bilinear(A, torch.ones(4), 0.1)
     with pytest.raises(ValueError, match="A must be a square"):
         discretize_zoh(torch.ones(2, 3), B, 0.1)
     with pytest.raises(ValueError, match="B must have shape"):

@@ -34,9 +34,12 @@ learned = []
 for step in range(1, 6):
     pairs = count_pairs(words)
     best = min(pairs, key=lambda p: (-pairs[p], p))  # most frequent; ties go to the smaller pair
+    tied = sorted(p for p in pairs if pairs[p] == pairs[best] and p != best)  # lost the tie-break
     learned.append(best)
     words = merge(words, best)
     print(f"step {step}: merge {best} (seen {pairs[best]} times) -> {[' '.join(w) for w in words]}")
+    if tied:
+        print(f"        tied with {', '.join(map(str, tied))}")
 # --8<-- [end:by-hand]
 
 # --8<-- [start:check]

@@ -55,17 +55,21 @@ for mixed in (False, True):
     print(f"  {'mixed bf16' if mixed else 'fp32':10s} {' + '.join(f'{v} {k}' for k, v in roles.items())}"
           f" = {sum(roles.values())}")
 
-# (layers, kv heads, head dim, d_model, heads, context) of each model
+# (layers, kv heads, head dim, d_model, heads, context) of each model, and its block for the activations
 shapes = {"GPT-2 small": (12, 12, 64, 768, 12, 1024), "Llama-2-7B-like": (32, 32, 128, 4096, 32, 4096)}
+blocks = {"GPT-2 small": {"mlp": "gelu", "dropout": True},  # d_ff = 4d, dropout 0.1
+          "Llama-2-7B-like": {"mlp": "swiglu", "dropout": False, "d_ff": 11008}}
 GB = 1e9
-print(f"\n{'GB':17s} {'fp32':>7s} {'bf16':>7s} {'int8':>7s} {'int4':>7s} {'train':>7s} {'KV':>7s} {'act~':>7s}")
+print(f"\n{'GB':17s} {'fp32':>7s} {'bf16':>7s} {'int8':>7s} {'int4':>7s} {'train':>7s} {'KV':>7s}"
+      f" {'act~':>7s} {'act~ fused':>10s}")
 for name, (layers, kv_heads, head_dim, d, heads, ctx) in shapes.items():
     n = formulas[name]
     row = [weight_bytes(n, t) for t in ("fp32", "bf16", "int8", "int4")]
     row.append(n * sum(training_bytes_per_param(mixed_precision=True).values()))
     row.append(kv_cache_bytes(layers, kv_heads, head_dim, tokens=ctx, batch=1, bytes_per_value=2))
-    row.append(activation_bytes_estimate(layers, d, heads, tokens=ctx, batch=1))  # an estimate
-    print(f"{name:17s} " + " ".join(f"{b / GB:7.2f}" for b in row))
+    for fused in (False, True):  # estimates: attention weights kept, or a fused kernel (FlashAttention)
+        row.append(activation_bytes_estimate(layers, d, heads, tokens=ctx, fused_attention=fused, **blocks[name]))
+    print(f"{name:17s} " + " ".join(f"{b / GB:7.2f}" for b in row[:-1]) + f" {row[-1] / GB:10.2f}")
 
 # the KV-cache formula against the cache a real (tiny) model fills
 torch.manual_seed(0)

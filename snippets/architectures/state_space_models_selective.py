@@ -42,7 +42,7 @@ print("outputs 0-5 unchanged:", torch.equal(y2[:, :t0], y[:, :t0]),
 
 # --8<-- [start:memory]
 d_model, d_inner, d_state, d_conv = 768, 1536, 16, 4  # Mamba-130M / GPT-2 small widths
-mamba = d_inner * d_state + d_inner * (d_conv - 1)  # SSM state + short-conv buffer
+mamba = d_inner * d_state + d_inner * d_conv  # SSM state + short-conv buffer (d_conv inputs, as cached)
 print(f"{'tokens':>8} {'KV cache':>12} {'Mamba state':>12}  (values per layer per sequence)")
 for n_tokens in (16, 1024, 65536):
     kv = 2 * n_tokens * d_model  # one key and one value vector per past token

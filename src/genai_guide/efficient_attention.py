@@ -312,7 +312,7 @@ def tiled_attention(
     scale: float | None = None,
     stats: dict[str, int] | None = None,
 ) -> Tensor:
-    """Exact attention computed block by block with the online softmax (Dao et al. 2022, algorithm 1).
+    """Exact attention computed block by block with the online softmax, in the loop order of FlashAttention-2.
 
     For each block of `block_q` queries, the keys and values are visited in blocks of `block_k`.
     Only one `block_q x block_k` tile of scores $S^{(j)} = Q K_j^\\top \\cdot \\text{scale}$ exists
@@ -326,7 +326,10 @@ P = e^{S^{(j)} - m'}, \\\\
 A' = e^{m - m'} A + P V_j,
 \\end{gathered}$$
 
-    and the output is $A / \\ell$. Rescaling by $e^{m - m'}$ corrects everything summed so far
+    and the output is $A / \\ell$, divided once at the end: FlashAttention-2 (Dao 2023, algorithm 1),
+    which puts the query blocks in the outer loop. FlashAttention (Dao et al. 2022, algorithm 1) loops
+    over key/value blocks outside and renormalises the output after every block instead; both give
+    the same result. Rescaling by $e^{m - m'}$ corrects everything summed so far
     whenever a larger score appears, so the result equals $\\operatorname{softmax}(QK^\\top)V$
     exactly, up to rounding, while the memory for scores is one tile instead of $L \\times S$.
     FlashAttention runs this loop inside one GPU kernel, keeping the tile in on-chip SRAM; here it is

@@ -223,8 +223,8 @@ def dequantize_nf4(
     """Undo `quantize_nf4`: $\\hat x_i = q_{k_i} \\cdot c_b$ (level times its block's absmax), in float32.
 
     Equal to `bitsandbytes.functional.dequantize_4bit` (float32 output) bit for bit, and to its
-    pure-PyTorch path always; its compiled CPU kernel (bitsandbytes 0.50) returns wrong values when
-    the last dimension of `shape` is not a multiple of `blocksize`.
+    pure-PyTorch path always; on an AVX-512 CPU its compiled CPU kernel (bitsandbytes 0.50) returns
+    wrong values when the last dimension of `shape` is not a multiple of `blocksize`.
 
     Args:
         packed: `(numel / 2,)` uint8 from `quantize_nf4`.

@@ -297,24 +297,76 @@ def kv_cache_bytes(
     return 2 * n_layers * n_kv_heads * head_dim * bytes_per_value * tokens * batch
 
 
-def activation_bytes_estimate(n_layers: int, d_model: int, n_heads: int, tokens: int, batch: int = 1) -> int:
-    """A rough estimate of the activations a training step stores for the backward pass, in bytes.
+def activation_bytes_estimate(
+    n_layers: int,
+    d_model: int,
+    n_heads: int,
+    tokens: int,
+    batch: int = 1,
+    *,
+    d_ff: int | None = None,
+    mlp: Literal["gelu", "swiglu"] = "gelu",
+    dropout: bool = True,
+    fused_attention: bool = False,
+    n_kv_heads: int | None = None,
+) -> int:
+    """An estimate of the activations a training step keeps for the backward pass, in bytes.
 
-    Uses the per-layer estimate of Korthikanti et al. 2022 for a GPT-style block with 16-bit
-    activations, dropout masks, $d_{ff} = 4d$ and no recomputation:
+    Counted the way Korthikanti et al. 2022 count them: every tensor that a layer's backward pass
+    needs is kept once, at 2 bytes per value (16-bit activations) and 1 byte per dropout-mask entry,
+    with no recomputation. Per layer, with $s$ tokens, $b$ sequences, $h$ = `d_model`, $a$ heads,
+    $f$ = `d_ff` and $h_{kv}$ the width of the keys and values:
 
-    $$M_{act} \\approx L \\cdot T B d \\left(34 + 5 \\frac{h T}{d}\\right).$$
+    - the two norms keep their inputs, $4sbh$;
+    - attention keeps the input of the QKV projection ($2sbh$), $Q$, $K$ and $V$
+      ($2sbh + 4sbh_{kv}$) and the input of the output projection ($2sbh$). Unfused, it also keeps the
+      softmax output, $2as^2b$, plus with dropout its mask and the dropped-out weights, $3as^2b$. A
+      fused kernel (FlashAttention) keeps only a log-sum-exp per query and head, $4asb$ in float32,
+      and regenerates any dropout mask. Dropout after the projection adds a mask, $sbh$;
+    - a GELU MLP keeps its input ($2sbh$), the GELU's input and output ($2sbf$ each) and, with
+      dropout, a mask ($sbh$); a SwiGLU MLP keeps its input and four $f$-wide tensors: the gate, its
+      SiLU, the up projection and their product ($8sbf$).
 
-    The $5hT/d$ term is the $T \\times T$ attention scores; fused attention kernels (FlashAttention)
-    do not store them, and activation checkpointing stores far less. Treat the result as an
-    order of magnitude, not a measurement.
+    For GPT-3's block (GELU, $f = 4h$, dropout, attention matrices kept), the defaults, this is
+    Korthikanti et al.'s $sbh\\,(34 + 5as/h)$ per layer. A Llama block (SwiGLU, no dropout) keeps
+    $16sbh + 8sbf + 2as^2b$ with multi-head attention, or $16sbh + 8sbf + 4asb$ with a fused kernel.
+    Embeddings, the final norm and the logits are not counted, and frameworks often keep more than
+    this count (norms and softmax computed in float32, for example): an estimate, not a measurement.
+
+    Args:
+        n_layers: layers $L$.
+        d_model: width $h$.
+        n_heads: query heads $a$.
+        tokens: tokens per sequence $s$.
+        batch: sequences $b$.
+        d_ff: MLP width $f$; defaults to $4h$.
+        mlp: ``"gelu"`` (two matrices) or ``"swiglu"`` (gated, three matrices).
+        dropout: whether the block applies dropout (GPT-2, GPT-3) or not (Llama).
+        fused_attention: a fused kernel that never stores the $s \\times s$ attention weights.
+        n_kv_heads: key/value heads (grouped-query attention); defaults to ``n_heads``.
 
     Raises:
-        TypeError: a count is not an int.
-        ValueError: a count is not positive.
+        TypeError: a count is not an int, or a flag is not a bool.
+        ValueError: a count is not positive, or ``mlp`` is unknown.
     """
-    for name, value in (("n_layers", n_layers), ("d_model", d_model), ("n_heads", n_heads),
-                        ("tokens", tokens), ("batch", batch)):
+    for name, value in (("n_layers", n_layers), ("d_model", d_model), ("tokens", tokens), ("batch", batch)):
         _positive_int(name, value)
-    # per layer: sbh(34 + 5as/h) with s = tokens, b = batch, h = d_model, a = n_heads
-    return n_layers * (34 * tokens * batch * d_model + 5 * n_heads * tokens * tokens * batch)
+    n_kv, head_dim = _heads(d_model, n_heads, n_kv_heads, None)
+    f = 4 * d_model if d_ff is None else _positive_int("d_ff", d_ff)
+    if mlp not in ("gelu", "swiglu"):
+        raise ValueError(f"mlp must be 'gelu' or 'swiglu', got {mlp!r}")
+    for name, flag in (("dropout", dropout), ("fused_attention", fused_attention)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
+    h, a, s, sb = d_model, n_heads, tokens, tokens * batch
+    h_kv = n_kv * head_dim
+    mask = 1 if dropout else 0  # bytes per element of a dropout mask
+    norms = 2 * (2 * sb * h)
+    attention = 2 * sb * h + (2 * sb * h + 4 * sb * h_kv) + 2 * sb * h + mask * sb * h
+    if fused_attention:
+        attention += 4 * a * sb  # float32 log-sum-exp per query and head
+    else:
+        attention += (2 + 3 * mask) * a * s * sb  # softmax output (+ dropout mask and dropped weights)
+    inner = 4 if mlp == "gelu" else 8  # bytes per token and unit of f: 2 or 4 tensors of 2 bytes
+    ffn = 2 * sb * h + inner * sb * f + mask * sb * h
+    return n_layers * (norms + attention + ffn)

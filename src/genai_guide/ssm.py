@@ -6,9 +6,11 @@ $y(t)$ through a hidden state $x(t) \\in \\mathbb{R}^N$:
 
 $$x'(t) = A x(t) + B u(t), \\qquad y(t) = C x(t) + D u(t).$$
 
-Discretized with a step $\\Delta$ (zero-order hold, as in S4, Gu et al. 2021, and Mamba, Gu and Dao
-2023) it becomes a recurrence, and when $A, B, C$ do not change over time, also a convolution.
-Mamba's selective scan lets $\\Delta, B, C$ depend on each input token.
+Discretized with a step $\\Delta$ it becomes a recurrence, and when $A, B, C$ do not change over time,
+also a convolution. S4 (Gu et al. 2021) discretizes with the bilinear method (`discretize_bilinear`);
+diagonal SSMs such as S4D (Gu et al. 2022) and Mamba (Gu and Dao 2023) use the zero-order hold
+(`discretize_zoh`), which is elementwise for a diagonal $A$. Mamba's selective scan lets
+$\\Delta, B, C$ depend on each input token.
 
 Shapes in this module: one input channel per SSM (single-input single-output, as in S4), state size
 $N$; `A` is either a dense `(N, N)` matrix or the diagonal of one, a vector `(N,)`.
@@ -21,7 +23,7 @@ from torch import Tensor
 
 from genai_guide._checks import check_float_tensor as _check_float_tensor
 
-__all__ = ["discretize_zoh", "selective_scan", "ssm_convolutional", "ssm_kernel", "ssm_recurrent"]
+__all__ = ["discretize_bilinear", "discretize_zoh", "selective_scan", "ssm_convolutional", "ssm_kernel", "ssm_recurrent"]
 
 
 def _check_system(A: Tensor, B: Tensor, C: Tensor | None = None) -> int:
@@ -41,7 +43,7 @@ def _check_system(A: Tensor, B: Tensor, C: Tensor | None = None) -> int:
 
 
 def discretize_zoh(A: Tensor, B: Tensor, delta: float) -> tuple[Tensor, Tensor]:
-    """Zero-order-hold discretization of $x' = Ax + Bu$ with step $\\Delta$ (S4, Gu et al. 2021; Mamba eq. 4).
+    """Zero-order-hold discretization of $x' = Ax + Bu$ with step $\\Delta$ (Mamba, Gu and Dao 2023, eq. 4).
 
     Holding $u$ constant over each step of length $\\Delta$ gives the exact discrete system
     $x_k = \\bar A x_{k-1} + \\bar B u_k$ with
@@ -50,6 +52,8 @@ def discretize_zoh(A: Tensor, B: Tensor, delta: float) -> tuple[Tensor, Tensor]:
 
     For a diagonal $A$ (given as its diagonal $a$) both are elementwise:
     $\\bar a = e^{\\Delta a}$ and $\\bar b = (e^{\\Delta a} - 1)/a \\cdot b$ (which tends to $\\Delta b$ as $a \\to 0$).
+    This is the discretization of diagonal SSMs such as S4D (Gu et al. 2022) and Mamba; S4 itself
+    uses the bilinear method, `discretize_bilinear`.
 
     Args:
         A: state matrix `(N, N)`, or its diagonal `(N,)`. A dense `A` must be invertible.
@@ -74,6 +78,45 @@ def discretize_zoh(A: Tensor, B: Tensor, delta: float) -> tuple[Tensor, Tensor]:
     eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
     A_bar = torch.linalg.matrix_exp(delta * A)  # (N, N)
     B_bar = torch.linalg.solve(delta * A, (A_bar - eye) @ (delta * B))  # (ΔA)^{-1} (exp(ΔA) - I) ΔB
+    return A_bar, B_bar
+
+
+def discretize_bilinear(A: Tensor, B: Tensor, delta: float) -> tuple[Tensor, Tensor]:
+    """Bilinear (Tustin) discretization of $x' = Ax + Bu$ with step $\\Delta$, as in S4 (Gu et al. 2021).
+
+    The trapezoidal rule over one step gives $x_k = \\bar A x_{k-1} + \\bar B u_k$ with
+
+    $$\\bar A = (I - \\tfrac{\\Delta}{2} A)^{-1} (I + \\tfrac{\\Delta}{2} A), \\qquad
+    \\bar B = (I - \\tfrac{\\Delta}{2} A)^{-1}\\, \\Delta B .$$
+
+    It agrees with the zero-order hold to second order in $\\Delta$ and maps every stable eigenvalue
+    (negative real part) inside the unit circle. S4 applies it to a diagonal-plus-low-rank $A$ and,
+    to build its convolution kernel, never takes powers of $\\bar A$: it evaluates the kernel through a
+    Cauchy kernel and the Woodbury identity. Here a dense `A` is solved directly and a diagonal `A` (its diagonal, a vector)
+    elementwise: $\\bar a = (1 + \\Delta a/2)/(1 - \\Delta a/2)$, $\\bar b = \\Delta b/(1 - \\Delta a/2)$.
+
+    Args:
+        A: state matrix `(N, N)`, or its diagonal `(N,)`; $I - \\tfrac{\\Delta}{2}A$ must be invertible.
+        B: input vector `(N,)`.
+        delta: the step size $\\Delta > 0$.
+
+    Returns:
+        `(A_bar, B_bar)` with the shapes of `A` and `B`.
+
+    Raises:
+        TypeError: if `A` or `B` is not a floating tensor.
+        ValueError: if the shapes do not match or `delta` is not positive.
+    """
+    _check_system(A, B)
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+        raise ValueError(f"delta must be a positive number, got {delta!r}")
+    if A.dim() == 1:  # diagonal: everything is elementwise
+        left = 1 - delta / 2 * A  # (N,)
+        return (1 + delta / 2 * A) / left, delta * B / left
+    eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
+    left = eye - delta / 2 * A  # (N, N)
+    A_bar = torch.linalg.solve(left, eye + delta / 2 * A)  # (I - dA/2)^{-1} (I + dA/2)
+    B_bar = torch.linalg.solve(left, delta * B)  # (I - dA/2)^{-1} dB
     return A_bar, B_bar
 
 
@@ -174,7 +217,7 @@ def ssm_convolutional(A_bar: Tensor, B_bar: Tensor, C: Tensor, u: Tensor, D: flo
 def selective_scan(
     u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
-    """Mamba's selective scan (Gu and Dao 2023, Algorithm 2): an SSM whose $\\Delta, B, C$ change per token.
+    """Mamba's selective SSM (S6, Gu and Dao 2023, Algorithm 2): an SSM whose $\\Delta, B, C$ change per token.
 
     Each of the `d` channels has its own diagonal SSM of state size `N`. At step $t$, channel $c$:
 
@@ -183,7 +226,7 @@ def selective_scan(
     $A$ is discretized by zero-order hold; $\\bar B_t = \\Delta_t B_t$ is the simpler (Euler) form used by
     the reference implementation and by `transformers`' port. Because $\\Delta_t, B_t, C_t$ depend on the
     input there is no fixed convolution kernel, so the recurrence is computed as a scan over time
-    (sequentially here; in parallel and fused on the GPU in Mamba).
+    (sequentially here; Mamba runs a parallel scan fused in one GPU kernel, section 3.3 of the paper).
 
     Args:
         u: inputs `(batch, L, d)`.
