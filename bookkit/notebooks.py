@@ -26,12 +26,10 @@ def execute(path: Path, timeout: int = 300) -> nbformat.NotebookNode:
     with tempfile.TemporaryDirectory() as folder:
         NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
                        resources={"metadata": {"path": folder}}).execute()
-    for cell in nb.cells:  # keep the stored file stable: no counts, no timing metadata
+    for cell in nb.cells:  # keep the stored file stable: counts as run (1, 2, ...), no timing metadata
         if cell.cell_type == "code":
-            cell.execution_count = None
             cell.metadata = {}
             for out in cell.outputs:
-                out.pop("execution_count", None)
                 out["metadata"] = {} if "metadata" in out else out.get("metadata")
                 if out.get("metadata") is None:
                     out.pop("metadata", None)

@@ -28,6 +28,8 @@ def run_notebook(notebook: Path, work: Path, numeric: str = "perturbed") -> list
 def test_notebook_runs_and_matches_stored_outputs(notebook: Path, tmp_path: Path):
     stored = nbformat.read(notebook, as_version=4)
     assert any(printed(stored)), f"{notebook.name}: stored without outputs; run `make golden`"
+    counts = [cell.execution_count for cell in stored.cells if cell.cell_type == "code"]
+    assert counts == list(range(1, len(counts) + 1)), f"{notebook.name}: cells are not numbered as run: {counts}"
     assert run_notebook(notebook, tmp_path) == printed(stored), \
         f"{notebook.name}: stored outputs are stale; run `make golden`"
 
