@@ -6,7 +6,7 @@ import copy
 
 import torch
 import transformers
-from transformers import GPT2Config, GPT2LMHeadModel
+from transformers import AutoModelForCausalLM, GPT2Config
 
 from genai_guide.alignment import (
     dpo_loss,
@@ -35,7 +35,8 @@ torch.manual_seed(0)
 config = GPT2Config(vocab_size=len(WORDS), n_positions=8, n_embd=32, n_layer=2, n_head=2,
                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
                     bos_token_id=SEP, eos_token_id=SEP, pad_token_id=PAD)
-policy = GPT2LMHeadModel(config)
+# A GPT2LMHeadModel in float64: in float32, each CPU's rounding would grow into different numbers.
+policy = AutoModelForCausalLM.from_config(config, dtype=torch.float64)
 reference = copy.deepcopy(policy).eval().requires_grad_(False)  # pi_ref: a frozen copy of the start
 
 
@@ -50,7 +51,8 @@ labels = ids.masked_fill(completion_mask == 0, -100)
 with torch.no_grad():
     out = policy(ids, labels=labels)
     n_scored = int((labels[:, 1:] != -100).sum())
-    torch.testing.assert_close(-logps(policy, prompts[:8], chosen[:8]).sum() / n_scored, out.loss)
+    ours = -logps(policy, prompts[:8], chosen[:8]).sum() / n_scored
+    torch.testing.assert_close(ours.float(), out.loss)  # transformers computes its loss in float32
 with torch.no_grad():  # the reference never changes: score every pair under it once
     ref_chosen, ref_rejected = logps(reference, prompts, chosen), logps(reference, prompts, rejected)
 # --8<-- [end:setup]

@@ -18,9 +18,11 @@ def text(ids: torch.Tensor) -> str:
 
 
 # The hidden rule of our labeller: of two responses, the one that says "please" more often wins.
+# Each response word is "please" with probability 0.5, so every count from 0 to 4 meets every other.
 gen = torch.Generator().manual_seed(0)
 prompts, chosen, rejected = synthetic_preferences(
-    768, vocab_size=len(WORDS), target_id=PLEASE, prompt_length=3, response_length=4, first_id=2, generator=gen)
+    768, vocab_size=len(WORDS), target_id=PLEASE, prompt_length=3, response_length=4, first_id=2,
+    target_probability=0.5, generator=gen)
 print("prompt:  ", text(prompts[0]))
 print("chosen:  ", text(chosen[0]))
 print("rejected:", text(rejected[0]))
@@ -36,13 +38,15 @@ train, test = slice(0, 512), slice(512, 768)  # 512 pairs to learn from, 256 hel
 
 # --8<-- [start:model]
 import torch.nn.functional as F
-from transformers import GPT2Config, GPT2ForSequenceClassification
+from transformers import AutoModelForSequenceClassification, GPT2Config
 
 torch.manual_seed(0)
 config = GPT2Config(vocab_size=len(WORDS), n_positions=8, n_embd=32, n_layer=2, n_head=2, num_labels=1,
                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,  # no dropout: a smoother, shorter run
                     bos_token_id=SEP, eos_token_id=SEP, pad_token_id=PAD)
-reward_model = GPT2ForSequenceClassification(config)  # a scalar head on the last token's hidden state
+# GPT2ForSequenceClassification: a scalar head on the last token's hidden state. A tiny model trains
+# in float64: in float32, each CPU's rounding would grow into different rewards.
+reward_model = AutoModelForSequenceClassification.from_config(config, dtype=torch.float64)
 
 
 def reward(prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
@@ -55,7 +59,8 @@ for step in range(100):
     r_chosen, r_rejected = reward(prompts[batch], chosen[batch]), reward(prompts[batch], rejected[batch])
     loss = bradley_terry_loss(r_chosen, r_rejected)  # -log sigmoid(r_c - r_r), averaged
     # the same number as logistic regression on the reward difference, with label 1 = "chosen wins"
-    torch.testing.assert_close(loss, F.binary_cross_entropy_with_logits(r_chosen - r_rejected, torch.ones(64)))
+    chosen_wins = torch.ones_like(r_chosen)
+    torch.testing.assert_close(loss, F.binary_cross_entropy_with_logits(r_chosen - r_rejected, chosen_wins))
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()

@@ -12,7 +12,7 @@ from torch import nn
 
 torch.set_num_threads(1)  # the same numbers on every run
 digits = load_digits()  # 1,797 images of 8 x 8 pixels, digits 0-9
-x = torch.tensor(digits.data, dtype=torch.float32) / 16  # (1797, 64), pixels scaled to [0, 1]
+x = torch.tensor(digits.data) / 16  # (1797, 64) float64, pixels scaled to [0, 1]
 y = torch.tensor(digits.target)  # (1797,)
 g = torch.Generator().manual_seed(0)
 order = torch.randperm(len(y), generator=g)
@@ -50,6 +50,7 @@ def train_steps(model: nn.Module, steps: int, mix: dict[str, int], penalty=None,
 
 torch.manual_seed(0)
 model_a = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))  # 4,810 parameters
+model_a.double()  # a tiny network trains in float64: in float32, each CPU's rounding changes the results
 train_steps(model_a, 300, {"A": 32})
 print(f"after training on A: accuracy on A {accuracy(model_a, 'A'):.2f}, on B {accuracy(model_a, 'B'):.2f}")
 # --8<-- [end:tasks]

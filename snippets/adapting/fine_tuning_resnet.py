@@ -7,14 +7,14 @@ import tempfile
 
 import torch
 from sklearn.datasets import load_digits
-from transformers import ResNetConfig, ResNetForImageClassification
+from transformers import AutoModelForImageClassification, ResNetConfig, ResNetForImageClassification
 from transformers.utils import logging
 
 logging.set_verbosity_error()  # from_pretrained reports the new head; we know
 logging.disable_progress_bar()
 torch.set_num_threads(1)
 digits = load_digits()
-images = torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16  # (1797, 1, 8, 8) in [0, 1]
+images = torch.tensor(digits.images)[:, None] / 16  # (1797, 1, 8, 8) in [0, 1], float64 like the models
 digit = torch.tensor(digits.target)
 g = torch.Generator().manual_seed(0)
 order = torch.randperm(len(digit), generator=g)
@@ -40,7 +40,8 @@ def accuracy(model: torch.nn.Module, labels: torch.Tensor) -> float:
 torch.manual_seed(0)
 config = ResNetConfig(num_channels=1, embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1],
                       layer_type="basic", num_labels=10)  # two stages of basic residual blocks
-backbone = ResNetForImageClassification(config)
+# ResNetForImageClassification in float64: in float32, each CPU's rounding would grow into other results.
+backbone = AutoModelForImageClassification.from_config(config, dtype=torch.float64)
 print(f"ResNet: {sum(p.numel() for p in backbone.parameters()):,} parameters")
 before = accuracy(backbone, digit)
 backbone.train()
@@ -59,8 +60,10 @@ backbone.save_pretrained(saved.name)  # a local "checkpoint"; nothing is downloa
 def new_model(source: str) -> ResNetForImageClassification:
     torch.manual_seed(1)  # the same new head in every run
     if source == "random":
-        return ResNetForImageClassification(ResNetConfig(**{**config.to_dict(), "num_labels": 2}))
-    # The 10-way head does not fit 2 labels: it is dropped and a new one initialised.
+        return AutoModelForImageClassification.from_config(ResNetConfig(**{**config.to_dict(), "num_labels": 2}),
+                                                           dtype=torch.float64)
+    # The 10-way head does not fit 2 labels: it is dropped and a new one initialised. The weights load
+    # in float64, the dtype they were saved in.
     return ResNetForImageClassification.from_pretrained(saved.name, num_labels=2, ignore_mismatched_sizes=True)
 
 

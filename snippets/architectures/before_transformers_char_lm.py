@@ -2,14 +2,16 @@
 
 # --8<-- [start:train]
 import math
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from genai_guide.texts import read_text
+
 torch.set_num_threads(1)  # the same numbers on every machine, and no slowdown on a busy CPU
+torch.set_default_dtype(torch.float64)  # a tiny model trains in float64: the same numbers on every CPU
 torch.manual_seed(0)
-text = Path("snippets/architectures/data/harbour.txt").read_text(encoding="utf-8")
+text = read_text("harbour")
 chars = sorted(set(text))  # the vocabulary: every character of the story
 char_id = {ch: i for i, ch in enumerate(chars)}
 data = torch.tensor([char_id[ch] for ch in text])

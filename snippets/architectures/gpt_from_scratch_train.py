@@ -1,6 +1,7 @@
 """Train the book's GPT on a 20-line story, one character per token, draw the loss, and generate.
 
-Tiny on purpose (2 blocks, d_model 64, 4 heads, context 64): it trains on a CPU in about two seconds.
+Tiny on purpose (2 blocks, d_model 64, 4 heads, context 64): in float64, it trains on a CPU in about
+four seconds.
 """
 
 # --8<-- [start:data]
@@ -34,6 +35,7 @@ print(f"{len(text)} characters, vocabulary of {len(chars)}")
 
 # --8<-- [start:train]
 torch.set_num_threads(1)  # the same numbers on every machine, and no slowdown on a busy CPU
+torch.set_default_dtype(torch.float64)  # a tiny model trains in float64: the same numbers on every CPU
 torch.manual_seed(0)
 config = GPTConfig(vocab_size=len(chars), context_length=64, d_model=64, n_layers=2, n_heads=4)
 model = GPT(config)
