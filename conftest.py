@@ -41,16 +41,24 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _capability_below_native() -> str:
+    """The ATen kernels one level below this CPU's: AVX2 on an AVX-512 machine (exactly what the AVX2
+    kind runs), the portable default kernels on an AVX2 one."""
+    import torch
+
+    return "avx2" if torch.backends.cpu.get_cpu_capability().lower().startswith("avx512") else "default"
+
+
 # The numeric paths each program is checked on. Float results depend on the CPU kernels torch picks
 # (AVX-512, AVX2 or none), on MKL's and oneDNN's code paths and on the thread count; the perturbed
-# path changes all four on any x86-64 machine (MKL's AVX branch and oneDNN's SSE4.1 kernels are below
-# what an AVX2 or AVX-512 machine picks natively, and cost little time), so one machine shows what
+# path changes all four on any x86-64 machine (ATen one level down, MKL's AVX branch and oneDNN's
+# SSE4.1 kernels are below what an AVX2 or AVX-512 machine picks natively), so one machine shows what
 # another CPU would print. Snippets run natively and each page, which runs the same code again, runs
 # on the perturbed path; notebooks run on the perturbed path against outputs stored natively.
 NUMERIC_PATHS: dict[str, dict[str, str]] = {
     "native": {},
-    "perturbed": {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "AVX", "ONEDNN_MAX_CPU_ISA": "SSE41",
-                  "OMP_NUM_THREADS": "1" if len(os.sched_getaffinity(0)) > 1 else "2"},
+    "perturbed": {"ATEN_CPU_CAPABILITY": _capability_below_native(), "MKL_CBWR": "AVX",
+                  "ONEDNN_MAX_CPU_ISA": "SSE41", "OMP_NUM_THREADS": "1" if len(os.sched_getaffinity(0)) > 1 else "2"},
 }
 
 
