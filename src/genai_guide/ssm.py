@@ -42,6 +42,11 @@ def _check_system(A: Tensor, B: Tensor, C: Tensor | None = None) -> int:
     return n
 
 
+
+def _check_delta(delta: float) -> None:
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+        raise ValueError(f"delta must be a positive number, got {delta!r}")
+
 def discretize_zoh(A: Tensor, B: Tensor, delta: float) -> tuple[Tensor, Tensor]:
     """Zero-order-hold discretization of $x' = Ax + Bu$ with step $\\Delta$ (Mamba, Gu and Dao 2023, eq. 4).
 
@@ -68,8 +73,7 @@ def discretize_zoh(A: Tensor, B: Tensor, delta: float) -> tuple[Tensor, Tensor]:
         ValueError: if the shapes do not match or `delta` is not positive.
     """
     _check_system(A, B)
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
-        raise ValueError(f"delta must be a positive number, got {delta!r}")
+    _check_delta(delta)
     if A.dim() == 1:  # diagonal: everything is elementwise
         A_bar = torch.exp(delta * A)
         safe = torch.where(A == 0, torch.ones_like(A), A)
@@ -108,8 +112,7 @@ def discretize_bilinear(A: Tensor, B: Tensor, delta: float) -> tuple[Tensor, Ten
         ValueError: if the shapes do not match or `delta` is not positive.
     """
     _check_system(A, B)
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
-        raise ValueError(f"delta must be a positive number, got {delta!r}")
+    _check_delta(delta)
     if A.dim() == 1:  # diagonal: everything is elementwise
         left = 1 - delta / 2 * A  # (N,)
         return (1 + delta / 2 * A) / left, delta * B / left
