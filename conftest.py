@@ -6,6 +6,7 @@ pytest-markdown-docs collects from `docs/`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -55,11 +56,19 @@ def _capability_below_native() -> str:
 # SSE4.1 kernels are below what an AVX2 or AVX-512 machine picks natively), so one machine shows what
 # another CPU would print. Snippets run natively and each page, which runs the same code again, runs
 # on the perturbed path; notebooks run on the perturbed path against outputs stored natively.
-NUMERIC_PATHS: dict[str, dict[str, str]] = {
-    "native": {},
-    "perturbed": {"ATEN_CPU_CAPABILITY": _capability_below_native(), "MKL_CBWR": "AVX",
-                  "ONEDNN_MAX_CPU_ISA": "SSE41", "OMP_NUM_THREADS": "1" if len(os.sched_getaffinity(0)) > 1 else "2"},
-}
+NUMERIC_PATHS = ("native", "perturbed")
+
+
+@functools.cache
+def numeric_env(numeric: str) -> dict[str, str]:
+    """The environment of a numeric path (asked for when a program first runs on it: torch is imported
+    to read the CPU's capability, which the pytest process itself never needs)."""
+    if numeric == "native":
+        return {}
+    if numeric != "perturbed":
+        raise ValueError(f"numeric must be one of {NUMERIC_PATHS}, got {numeric!r}")
+    return {"ATEN_CPU_CAPABILITY": _capability_below_native(), "MKL_CBWR": "AVX", "ONEDNN_MAX_CPU_ISA": "SSE41",
+            "OMP_NUM_THREADS": "1" if len(os.sched_getaffinity(0)) > 1 else "2"}
 
 
 HANG_GUARD_S = 600  # a hung program fails instead of stalling the suite; a guard, not a budget
@@ -75,7 +84,7 @@ class Zygote:
     that was started on one numeric path."""
 
     def __init__(self, numeric: str = "native") -> None:
-        self.numeric_env = NUMERIC_PATHS[numeric]
+        self.numeric_env = numeric_env(numeric)
         self.errors = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - its own stderr
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "zygote.py")], cwd=ROOT,
                                      env=subprocess_env(**self.numeric_env), stdin=subprocess.PIPE,
@@ -119,7 +128,7 @@ def run_program(path: str | Path, timeout: float, cwd: Path | str = ROOT, numeri
     GENAI_GUIDE_COLD=1 in the environment, starts a cold interpreter instead. `timeout` is a hang
     guard, not a budget: speed is measured by `make bench`."""
     if cold or os.environ.get("GENAI_GUIDE_COLD") == "1":
-        result = run_python([str(path), *args], timeout=timeout, cwd=cwd, **NUMERIC_PATHS[numeric], **env)
+        result = run_python([str(path), *args], timeout=timeout, cwd=cwd, **numeric_env(numeric), **env)
         return ProgramRun(result.returncode, result.stdout, result.stderr)
     if numeric not in _ZYGOTES:
         _ZYGOTES[numeric] = Zygote(numeric)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 
 import pytest
 
 from conftest import ROOT, run_python
 from genai_guide.texts import names, read_text
+
+# open("snippets/..."), Path("snippets/..."), or the same with escaped quotes inside a notebook's JSON
+REPOSITORY_PATH = re.compile(r"(?:open|Path)\(\\?[\"']snippets/")
 
 
 def test_the_harbour_story_reads_from_any_folder(tmp_path):
@@ -27,12 +31,10 @@ def test_every_shipped_text_is_declared_package_data():
 
 
 def test_nothing_reads_book_data_by_a_repository_path():
-    """Snippets, pages and labs read shipped text through genai_guide.texts, never `snippets/...`."""
-    offenders = [p.relative_to(ROOT).as_posix()
-                 for pattern in ("snippets/**/*.py", "docs/**/*.md", "docs/**/*.ipynb")
-                 for p in ROOT.glob(pattern)
-                 if "read_text(" in p.read_text(encoding="utf-8") and "snippets/" in p.read_text(encoding="utf-8")
-                 and any("snippets/" in line and "read_text" in line for line in p.read_text(encoding="utf-8").splitlines())]
+    """Snippets, pages and labs read shipped text through genai_guide.texts, never a `snippets/...` path."""
+    files = [p for pattern in ("snippets/**/*.py", "docs/**/*.md", "docs/**/*.ipynb") for p in ROOT.glob(pattern)]
+    offenders = [p.relative_to(ROOT).as_posix() for p in files
+                 if REPOSITORY_PATH.search(p.read_text(encoding="utf-8"))]
     assert not offenders, f"read shipped data with genai_guide.texts.read_text: {offenders}"
 
 

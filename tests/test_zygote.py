@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NUMERIC_PATHS, run_program
+from conftest import NUMERIC_PATHS, numeric_env, run_program
 
 PROBE = '''
 import os, random, sys
@@ -55,7 +55,7 @@ def test_the_perturbed_path_catches_a_fragile_program(probe: Path):
     assert floats and floats != [line for line in perturbed if line.startswith("floats")]
     threads = {n: [line for line in out if line.startswith("threads")]
                for n, out in (("native", native), ("perturbed", perturbed))}
-    assert threads["perturbed"] == [f"threads {NUMERIC_PATHS['perturbed']['OMP_NUM_THREADS']}"]
+    assert threads["perturbed"] == [f"threads {numeric_env('perturbed')['OMP_NUM_THREADS']}"]
     assert threads["native"] != threads["perturbed"]
 
 
