@@ -156,10 +156,18 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory) -> Path:
-    """`mkdocs build --strict` into a temporary folder, once per session (worker)."""
-    site = tmp_path_factory.mktemp("site") / "site"
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-                            cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr[-6000:]}"
+def built_site(tmp_path_factory, worker_id) -> Path:
+    """`mkdocs build --strict` into a temporary folder, once per test run: the first xdist worker that
+    asks builds it under a lock, the other finds it there (a build costs seconds of both cores)."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    site, done = shared / "built-site", shared / "built-site.done"
+    with FileLock(str(shared / "built-site.lock")):
+        if not done.exists():
+            result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                                    cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+            done.write_text(f"{result.returncode}\n{result.stderr[-6000:]}", encoding="utf-8")
+    returncode, _, stderr = done.read_text(encoding="utf-8").partition("\n")
+    assert returncode == "0", f"mkdocs build --strict failed:\n{stderr}"
     return site
