@@ -43,8 +43,10 @@ test: setup
 	$(PY) -m pytest -n 2 --dist loadgroup --markdown-docs --markdown-docs-syntax=superfences \
 		--allow-hosts=127.0.0.1,::1,localhost --ignore=tests/offline $(PYTEST_ARGS) tests docs
 
+# ONLY="snippets/shipping docs/x/lab.ipynb" rewrites just those (files or folders).
+ONLY ?=
 golden: setup
-	$(PY) -m bookkit.golden
+	$(PY) -m bookkit.golden $(ONLY)
 
 bench: setup
 	$(PY) -m bookkit.bench

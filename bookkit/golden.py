@@ -1,5 +1,8 @@
 """`make golden`: rewrite snippet outputs, figures and notebook outputs on purpose.
 
+`make golden ONLY="snippets/shipping docs/adapting/fine_tuning_lab.ipynb"` rewrites only the snippets and
+notebooks under (or at) the paths given.
+
 Review the diff before committing: a golden file is a claim the page makes to its readers.
 """
 
@@ -27,10 +30,15 @@ def keep_or_replace(made: Path, shown: Path) -> None:
     print(f"wrote {shown.relative_to(ROOT)}")
 
 
-def main() -> int:
+def chosen(path: Path, only: list[str]) -> bool:
+    """Whether `path` is one of `only` or lies under one (every path when `only` is empty)."""
+    return not only or any(path == (ROOT / o).resolve() or (ROOT / o).resolve() in path.parents for o in only)
+
+
+def main(only: list[str]) -> int:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
     for snippet in sorted((ROOT / "snippets").rglob("*.py")):
-        if snippet.name.startswith("_"):
+        if snippet.name.startswith("_") or not chosen(snippet, only):
             continue
         figures = ROOT / "docs" / snippet.parent.name / "figures"
         with tempfile.TemporaryDirectory() as tmp:  # started in an empty folder, as the tests run it
@@ -48,10 +56,12 @@ def main() -> int:
         snippet.with_suffix(".out").write_text(result.stdout, encoding="utf-8")
         print(f"wrote {snippet.with_suffix('.out').relative_to(ROOT)}")
     for notebook in NOTEBOOKS:
+        if not chosen(notebook, only):
+            continue
         nbformat.write(execute(notebook), notebook)
         print(f"executed {notebook.relative_to(ROOT)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
