@@ -47,7 +47,7 @@ SERVE_ENV = {**ENV, "SITE_URL": "http://127.0.0.1:8765/"}
 # Run through npx rather than kept in package.json: lighthouse's dependency tree names a "latest"
 # dist-tag, which keeps `npm ci` from ever matching the lock file. Lighthouse 12 runs on Node 20.
 LIGHTHOUSE = "lighthouse@12.8.2"
-PAGES = {"home": "index.html", "chapter": "transformers/attention.html"}
+PAGES = {"home": "index.html", "chapter": "architectures/attention.html"}
 BUDGETS_S = {"snippet": 10.0, "build": 30.0, "rebuild": 5.0, "test": 300.0}
 LAZY_ASSETS = ("assets/vendor/katex/", "assets/vendor/mermaid/")  # math and diagrams, loaded after the page
 SEARCH_INDEX = "search/search_index"  # site-wide, fetched by the search worker and cached across pages

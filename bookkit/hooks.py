@@ -50,6 +50,24 @@ BUNDLE_FALLBACKS = {
     "https://unpkg.com/resize-observer-polyfill": "../vendor/resize-observer-polyfill/ResizeObserver.global.js",
 }
 GLOSSARY, PAPERS = "glossary.md", "reference/papers.md"
+# Pages that moved: old address -> new one (both relative to the site root). The old address gets a
+# page that forwards there, anchor included, so that no reader's link or bookmark breaks.
+MOVED = {
+    "transformers/attention.html": "architectures/attention.html",
+    "transformers/attention-lab.html": "architectures/attention_lab.html",
+}
+REDIRECT_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Moved: {title}</title>
+<link rel="canonical" href="{target}">
+<meta http-equiv="refresh" content="0; url={target}">
+<script>location.replace("{target}" + location.hash)</script>
+</head>
+<body><p>This page moved to <a href="{target}">{title}</a>.</p></body>
+</html>
+"""
 
 _state: dict = {}
 
@@ -161,6 +179,15 @@ def on_post_build(config) -> None:
                     f'.src).href')
             code = code.replace(f'"{url}"', expr)
         bundle.write_text(code, encoding="utf-8")
+    # 4. Forwarding pages at the old addresses of pages that moved.
+    for old, new in MOVED.items():
+        if (site / old).exists():
+            raise PluginError(f"MOVED: {old} is a page of the site again; drop it from MOVED")
+        if not (site / new).is_file():
+            raise PluginError(f"MOVED: {old} forwards to {new}, which the site does not have")
+        target = posixpath.relpath(new, posixpath.dirname(old))
+        (site / old).parent.mkdir(parents=True, exist_ok=True)
+        (site / old).write_text(REDIRECT_PAGE.format(target=html.escape(target), title=html.escape(new)), encoding="utf-8")
 
 
 NOTEBOOK_CDN_SCRIPT = re.compile(r'<script type="module">(?:(?!</script>).)*?cdnjs\.cloudflare\.com.*?</script>', re.S)

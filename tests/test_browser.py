@@ -125,7 +125,7 @@ def all_pages(site: Path) -> list[str]:
 # One page of each template and widget: home, a chapter (math, diagram, tabs, figure, tooltips), the
 # glossary, a lab (notebook), an API page and a reference table. These load on both transports and
 # wait for the network to go idle; every page is loaded once more, served, in the pass below.
-TEMPLATES = ["index.html", "transformers/attention.html", "glossary.html", "architectures/gpt_lab.html",
+TEMPLATES = ["index.html", "architectures/attention.html", "glossary.html", "architectures/gpt_lab.html",
              "reference/api/attention.html", "reference/papers.html"]
 WIDE_FORMULAS = ("() => [...document.querySelectorAll('.katex-display')]"
                  ".filter(e => e.scrollWidth > e.clientWidth + 1)"
@@ -179,7 +179,7 @@ def test_each_page_template_loads_cleanly(browser, base):
 def test_math_diagrams_and_copy_buttons_render(browser, base):
     p = Page(browser)
     try:
-        page = p.open(base + "transformers/attention.html")
+        page = p.open(base + "architectures/attention.html")
         state = page.evaluate("""() => ({
             math: document.querySelectorAll('.arithmatex').length,
             rendered: document.querySelectorAll('.arithmatex .katex-html').length,
@@ -244,13 +244,24 @@ def test_search_finds_a_term_by_its_abbreviation(browser, base):
 def test_a_term_shows_its_tooltip_on_hover(browser, base):
     p = Page(browser)
     try:
-        page = p.open(base + "transformers/attention.html")
+        page = p.open(base + "architectures/attention.html")
         term = page.locator("a.gl-term[href$='#softmax']").first
         term.scroll_into_view_if_needed()
         term.hover()
         tooltip = page.locator(".md-tooltip2--active")
         tooltip.wait_for(timeout=5_000)
         assert "probabilities" in tooltip.inner_text()
+    finally:
+        p.close()
+
+
+def test_an_old_address_forwards_to_the_moved_page(browser, built_site):
+    """From disk, the hardest case: the old address of a moved page lands on the new page, anchor kept."""
+    p = Page(browser)
+    try:
+        p.page.goto(built_site.as_uri() + "/transformers/attention.html#multi-head-attention")
+        p.page.wait_for_url("**/architectures/attention.html#multi-head-attention", timeout=10_000)
+        assert p.page.locator("h1").first.inner_text().rstrip("¶") == "Attention"
     finally:
         p.close()
 
@@ -289,7 +300,7 @@ def test_navigation_on_a_phone(browser, server):
         p.close()
 
 
-@pytest.mark.parametrize("name,page", [("home", "index.html"), ("attention", "transformers/attention.html"),
+@pytest.mark.parametrize("name,page", [("home", "index.html"), ("attention", "architectures/attention.html"),
                                        ("glossary", "glossary.html")])
 def test_screenshots(browser, server, name, page):
     """Screenshots to look at (`screenshots/<name>-desktop.png`, `-phone.png`): one load, two widths."""
@@ -329,7 +340,7 @@ def test_make_serve_serves_the_book_offline(browser):
                 time.sleep(0.5)
         p = Page(browser)
         try:
-            p.open(f"http://127.0.0.1:{port}/transformers/attention.html", idle=False)
+            p.open(f"http://127.0.0.1:{port}/architectures/attention.html", idle=False)
             assert p.page.locator("h1").first.inner_text().rstrip("¶") == "Attention"
             assert p.page.evaluate("() => !!document.querySelector('script[src*=livereload]') || 'livereload' in window"
                                    " || document.documentElement.outerHTML.includes('livereload')")

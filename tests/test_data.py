@@ -50,7 +50,7 @@ def test_bad_glossary_entries_fail_by_name(tmp_path, entries, message):
 
 
 def test_bad_anchor_in_taught_in_fails_by_name(tmp_path):
-    path = _write(tmp_path, [{**GOOD, "taught_in": "transformers/attention.md#no-such-heading"}])
+    path = _write(tmp_path, [{**GOOD, "taught_in": "architectures/attention.md#no-such-heading"}])
     with pytest.raises(DataError, match="'Alpha': taught_in anchor #no-such-heading"):
         glossary_markdown(load_glossary(path, papers=load_papers()), load_papers())
 

@@ -74,7 +74,7 @@ def test_link_checker_catches_a_broken_anchor(tmp_path: Path):
 def test_search_index_is_present_and_works_offline(built_site: Path):
     index = json.loads((built_site / "search/search_index.json").read_text(encoding="utf-8"))
     locations = {doc["location"].split("#")[0] for doc in index["docs"]}
-    assert {"transformers/attention.html", "glossary.html"} <= locations
+    assert {"architectures/attention.html", "glossary.html"} <= locations
     assert (built_site / "search/search_index.js").read_text(encoding="utf-8").startswith("var __index =")
 
 
@@ -85,7 +85,7 @@ def test_every_glossary_term_resolves(built_site: Path):
     export = json.loads((built_site / "glossary.json").read_text(encoding="utf-8"))
     assert {e["slug"] for e in export} == set(terms)
     attention = next(e for e in export if e["slug"] == "attention")
-    assert "transformers/attention.html" in attention["used_on"]
+    assert "architectures/attention.html" in attention["used_on"]
 
 
 def test_every_glossary_term_is_in_the_search_index(built_site: Path):
@@ -120,21 +120,21 @@ def test_data_text_is_escaped_outside_code_and_math():
 
 def test_glossary_backlinks_list_the_pages_using_a_term(built_site: Path):
     entry = soup(built_site, "glossary.html").find(id="causal-mask").find_next("p", class_="gl-backlinks")
-    assert "transformers/attention.html" in [a["href"] for a in entry.find_all("a")]
+    assert "architectures/attention.html" in [a["href"] for a in entry.find_all("a")]
     assert not (built_site / "glossary.html").read_text(encoding="utf-8").count('data-term="')
 
 
 def test_attention_page_has_tooltips_math_diagram_code_and_figure(built_site: Path):
-    page = soup(built_site, "transformers/attention.html")
+    page = soup(built_site, "architectures/attention.html")
     tooltips = {a["href"].split("#")[1]: a["title"] for a in page.select("a.gl-term")}
     for slug in ("attention", "softmax", "self-attention", "cross-attention", "causal-mask", "multi-head-attention"):
         assert tooltips.get(slug), f"no tooltip for {slug} on the attention page"
     assert page.select(".arithmatex") and page.select("pre.mermaid")
     assert page.select("div.language-python code") and page.select("div.language-text code")
     assert page.find("img", src="figures/attention_pattern.svg")
-    assert (built_site / "transformers/figures/attention_pattern.svg").is_file()
+    assert (built_site / "architectures/figures/attention_pattern.svg").is_file()
     # the output shown under the code is the golden output
-    golden = (ROOT / "snippets/transformers/why_sqrt_dk.out").read_text(encoding="utf-8")
+    golden = (ROOT / "snippets/architectures/attention_why_sqrt_dk.out").read_text(encoding="utf-8")
     assert any(block.get_text() == golden for block in page.select("div.language-text code"))
 
 
@@ -145,8 +145,22 @@ def test_api_page_is_generated_from_docstrings(built_site: Path):
 
 
 def test_notebook_is_rendered_with_outputs(built_site: Path):
-    text = (built_site / "transformers/attention-lab.html").read_text(encoding="utf-8")
+    text = (built_site / "architectures/attention_lab.html").read_text(encoding="utf-8")
     assert "jupyter-wrapper" in text and "output of &#x27;sat&#x27;" in text or "output of 'sat'" in text
+
+
+def test_moved_pages_forward_to_their_new_address(built_site: Path):
+    """A page that moved (bookkit.hooks.MOVED) leaves a page at its old address that forwards to the new one."""
+    import posixpath
+
+    from bookkit.hooks import MOVED
+
+    assert MOVED
+    for old, new in MOVED.items():
+        page = soup(built_site, old)
+        target = page.find("meta", attrs={"http-equiv": "refresh"})["content"].partition("url=")[2]
+        assert posixpath.normpath(posixpath.join(posixpath.dirname(old), target)) == new
+        assert page.find("a")["href"] == target and (built_site / new).is_file()
 
 
 def test_footer_states_the_tested_versions(built_site: Path):
@@ -157,10 +171,10 @@ def test_footer_states_the_tested_versions(built_site: Path):
 
 def test_404_page_sitemap_and_metadata(built_site: Path):
     assert "404" in (built_site / "404.html").read_text(encoding="utf-8")
-    assert "https://genai-guidebook.github.io/book/transformers/attention.html" in (
+    assert "https://genai-guidebook.github.io/book/architectures/attention.html" in (
         built_site / "sitemap.xml").read_text(encoding="utf-8")
-    page = soup(built_site, "transformers/attention.html")
-    assert page.find("link", rel="canonical")["href"].endswith("transformers/attention.html")
+    page = soup(built_site, "architectures/attention.html")
+    assert page.find("link", rel="canonical")["href"].endswith("architectures/attention.html")
     assert page.find("meta", attrs={"name": "description"})["content"].startswith("Scaled dot-product")
     assert page.find("meta", property="og:title")["content"].startswith("Attention")
 
@@ -171,7 +185,7 @@ def test_math_is_typeset_at_build_time(built_site: Path):
         untypeset = re.findall(r'class="arithmatex">\s*\\[\(\[]', text)
         assert not untypeset, f"{page.relative_to(built_site)}: raw TeX left untypeset"
         assert "data-math-slot" not in text, f"{page.relative_to(built_site)}: a formula was not put back"
-    assert soup(built_site, "transformers/attention.html").select(".arithmatex .katex-mathml math")
+    assert soup(built_site, "architectures/attention.html").select(".arithmatex .katex-mathml math")
 
 
 def test_invalid_tex_fails_with_the_formula_named():

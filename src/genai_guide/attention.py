@@ -1,6 +1,6 @@
 """Scaled dot-product attention and multi-head attention, written to be read.
 
-The chapter [Attention](../../transformers/attention.md) explains the algorithm. Both pieces follow
+The chapter [Attention](../../architectures/attention.md) explains the algorithm. Both pieces follow
 Vaswani et al., *Attention Is All You Need* (2017), sections 3.2.1 and 3.2.2, and are tested against
 `torch.nn.functional.scaled_dot_product_attention` and `torch.nn.MultiheadAttention`.
 

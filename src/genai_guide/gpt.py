@@ -112,7 +112,7 @@ class CausalSelfAttention(nn.Module):
     One linear map computes the queries, keys and values of all heads at once (GPT-2's fused
     `c_attn`), the $h$ heads of size $d_k = d/h$ attend in parallel, and `proj` ($W^O$) mixes the
     concatenated heads. The attention itself is PyTorch's fused
-    `scaled_dot_product_attention`, which the [Attention](../../transformers/attention.md) chapter
+    `scaled_dot_product_attention`, which the [Attention](../../architectures/attention.md) chapter
     shows equal to the book's `genai_guide.attention.scaled_dot_product_attention`.
     """
 
