@@ -132,7 +132,32 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     return PLACEHOLDER.sub(fill, markdown)
 
 
+# A notebook's Markdown cells, as mkdocs-jupyter renders them: their math is left as `$...$` for MathJax.
+NOTEBOOK_MARKDOWN = re.compile(r'(<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown[^"]*"[^>]*>)(.*?)(</div>)', re.S)
+NOTEBOOK_MATH = re.compile(r"\$\$(?P<display>.+?)\$\$|(?<![\\$\w])\$(?P<inline>[^$\s](?:[^$]*?[^$\s])?)\$(?![\w$])", re.S)
+CODE_ELEMENT = re.compile(r"(<(code|pre)\b.*?</\2>)", re.S)
+
+
+def notebook_math(html_text: str) -> str:
+    """Mark the `$...$` and `$$...$$` of a notebook's Markdown cells as arithmatex does for pages, so that
+    render_math typesets them like any page's math (code inside the cells is left alone)."""
+    def mark(m: re.Match) -> str:
+        if m["display"] is not None:
+            return f'<div class="arithmatex">\\[{m["display"]}\\]</div>'
+        return f'<span class="arithmatex">\\({m["inline"]}\\)</span>'
+
+    def cell(m: re.Match) -> str:
+        parts = CODE_ELEMENT.split(m[2])  # [text, code, tag, text, code, tag, ...]
+        body = "".join(NOTEBOOK_MATH.sub(mark, part) if i % 3 == 0 else part
+                       for i, part in enumerate(parts) if i % 3 != 2)
+        return m[1] + body + m[3]
+
+    return NOTEBOOK_MARKDOWN.sub(cell, html_text)
+
+
 def on_page_content(html_text: str, page, config, files) -> str:
+    if page.file.src_uri.endswith(".ipynb"):
+        html_text = notebook_math(html_text)
     try:
         slots: list[str] = []
         html_text, page.meta["has_math"] = render_math(html_text, slots)

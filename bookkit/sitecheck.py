@@ -148,3 +148,28 @@ def broken_links(site: Path, base_path: str = "/") -> list[Problem]:
             elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in _ids(target, ids):
                 problems.append(Problem(name, f"<{tag}> {url}: no anchor #{parts.fragment}"))
     return problems
+
+
+# What a reader reads: text outside code, scripts, typeset math and hidden copy buffers.
+NOT_READ = ["script", "style", "code", "pre", "textarea", "template", "svg", "math", "annotation", "noscript"]
+NOT_READ_CLASSES = ["katex", "clipboard-copy-txt", "mermaid"]
+# TeX source a reader would see raw: a control word (\frac, \operatorname, \ln...) or $...$ around TeX syntax.
+VISIBLE_TEX = re.compile(r"\\(?:[a-zA-Z]{2,}|[()\[\]])|\$[^$\n]*?[\\^_{}][^$\n]*?\$")
+
+
+def visible_tex(site: Path) -> list[Problem]:
+    """TeX source left in the visible text of any page (untypeset math), and glossary links placed
+    inside text that is not read as prose (a notebook cell's copy buffer, code)."""
+    problems: list[Problem] = []
+    for page in sorted(site.rglob("*.html")):
+        name = page.relative_to(site).as_posix()
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")  # modified below: not the shared copy
+        hidden = soup.find_all(NOT_READ) + soup.find_all(class_=NOT_READ_CLASSES)
+        problems += [Problem(name, f"glossary link inside <{el.name} class={' '.join(el.get('class', []))}>")
+                     for el in hidden if el.find("a", class_="gl-term")]
+        for el in hidden:
+            el.decompose()
+        text = soup.get_text(" ")
+        problems += [Problem(name, f"TeX in the text: ...{text[max(0, m.start() - 30):m.end() + 30]!r}...")
+                     for m in VISIBLE_TEX.finditer(text)]
+    return problems

@@ -20,7 +20,7 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 SKIP_TAGS = {"a", "abbr", "button", "code", "h1", "h2", "h3", "h4", "h5", "h6", "kbd", "label", "math",
              "pre", "script", "style", "summary", "svg", "textarea", "title"}
 SKIP_CLASSES = {"arithmatex", "mermaid", "highlight", "admonition-title", "md-annotation", "tabbed-labels",
-                "katex", "gl-skip"}
+                "katex", "gl-skip", "clipboard-copy-txt"}  # the last: a notebook cell's source for its copy button
 
 
 TAG_NAME = re.compile(r"</?\s*([a-zA-Z0-9-]+)")

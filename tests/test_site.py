@@ -13,7 +13,7 @@ from bs4 import BeautifulSoup
 
 from bookkit.data import load_glossary
 from bookkit.render import plain_text
-from bookkit.sitecheck import broken_links, external_resources, parse
+from bookkit.sitecheck import broken_links, external_resources, parse, visible_tex
 from bookkit.versions import readme_versions
 from conftest import ROOT
 
@@ -111,6 +111,24 @@ def test_no_page_shows_an_element_its_text_did_not_ask_for(built_site: Path):
     assert not unasked, f"elements no page asked for: {unasked[:20]}"
     bos = soup(built_site, "glossary.html").find(id="bos-token").find_next("p")
     assert "<s>" in bos.get_text(), bos
+
+
+def test_no_page_shows_tex_source(built_site: Path):
+    """Every formula is typeset wherever it comes from (pages, data files, docstrings, notebooks), and
+    glossary links stay out of code and of a notebook cell's copy buffer."""
+    problems = visible_tex(built_site)
+    assert not problems, "\n".join(map(str, problems[:20]))
+
+
+def test_the_tex_check_can_fail(tmp_path: Path):
+    (tmp_path / "a.html").write_text(
+        '<p>raw $\\ln 40$ and \\operatorname{MultiHead} here; costs $5 and $6</p><code>$x_1$ \\frac</code>'
+        '<span class="katex">\\frac{a}{b}</span><div class="clipboard-copy-txt">ax.set_ylabel("'
+        '<a class="gl-term" href="g.html#x">loss</a>")</div>', encoding="utf-8")
+    found = [p.detail for p in visible_tex(tmp_path)]
+    assert len(found) == 3, found
+    assert "glossary link inside <div class=clipboard-copy-txt>" in found[0]
+    assert "ln 40" in found[1] and "operatorname" in found[2]
 
 
 def test_data_text_is_escaped_outside_code_and_math():

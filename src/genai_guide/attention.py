@@ -141,9 +141,9 @@ class MultiHeadAttention(nn.Module):
     """Multi-head attention (Vaswani et al. 2017, section 3.2.2).
 
     $$\\begin{gathered}
-\\operatorname{MultiHead}(Q, K, V) = \\operatorname{Concat}(\\text{head}_1, \\dots, \\text{head}_h)\\,W^O, \\\\
-\\text{head}_i = \\operatorname{Attention}(Q W_i^Q, K W_i^K, V W_i^V)
-\\end{gathered}$$
+    \\operatorname{MultiHead}(Q, K, V) = \\operatorname{Concat}(\\text{head}_1, \\dots, \\text{head}_h)\\,W^O, \\\\
+    \\text{head}_i = \\operatorname{Attention}(Q W_i^Q, K W_i^K, V W_i^V)
+    \\end{gathered}$$
 
     The model dimension $d_{model}$ is split into $h$ heads of size $d_k = d_{model}/h$, so the cost
     is about that of one full-size head while each head can attend to different positions.

@@ -9,9 +9,9 @@ Four tools for getting usable output from a language model:
    the language; `FSMLogitsProcessor` sets every other logit to $-\\infty$ before sampling:
 
    $$\\begin{gathered}
-\\tilde z_t = \\begin{cases} z_t & t \\in A(s) \\\\ -\\infty & \\text{otherwise,} \\end{cases} \\\\
-A(s) = \\{t : \\delta^*(s, \\text{text}(t)) \\text{ is defined}\\} \\cup \\{\\text{EOS} : s \\in F\\},
-\\end{gathered}$$
+   \\tilde z_t = \\begin{cases} z_t & t \\in A(s) \\\\ -\\infty & \\text{otherwise,} \\end{cases} \\\\
+   A(s) = \\{t : \\delta^*(s, \\text{text}(t)) \\text{ is defined}\\} \\cup \\{\\text{EOS} : s \\in F\\},
+   \\end{gathered}$$
 
    where $\\delta^*$ walks the FSM through the characters of token $t$ and $F$ is the set of
    accepting states. `json_pattern` builds the pattern of a small pydantic model's compact JSON.

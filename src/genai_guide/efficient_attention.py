@@ -320,11 +320,11 @@ def tiled_attention(
     running unnormalised output $A$:
 
     $$\\begin{gathered}
-m' = \\max\\!\\big(m, \\operatorname{rowmax} S^{(j)}\\big), \\\\
-P = e^{S^{(j)} - m'}, \\\\
-\\ell' = e^{m - m'}\\,\\ell + \\operatorname{rowsum} P, \\\\
-A' = e^{m - m'} A + P V_j,
-\\end{gathered}$$
+    m' = \\max\\!\\big(m, \\operatorname{rowmax} S^{(j)}\\big), \\\\
+    P = e^{S^{(j)} - m'}, \\\\
+    \\ell' = e^{m - m'}\\,\\ell + \\operatorname{rowsum} P, \\\\
+    A' = e^{m - m'} A + P V_j,
+    \\end{gathered}$$
 
     and the output is $A / \\ell$, divided once at the end: FlashAttention-2 (Dao 2023, algorithm 1),
     which puts the query blocks in the outer loop. FlashAttention (Dao et al. 2022, algorithm 1) loops

@@ -86,9 +86,9 @@ class MLP(nn.Module):
     """The position-wise feed-forward network of a block (GPT-2's `mlp`).
 
     $$\\begin{gathered}
-\\operatorname{MLP}(x) = \\operatorname{GELU}(x W_1 + b_1)\\, W_2 + b_2, \\\\
-\\operatorname{GELU}(u) \\approx \\tfrac{1}{2} u \\left(1 + \\tanh\\!\\left[\\sqrt{2/\\pi}\\,(u + 0.044715\\,u^3)\\right]\\right)
-\\end{gathered}$$
+    \\operatorname{MLP}(x) = \\operatorname{GELU}(x W_1 + b_1)\\, W_2 + b_2, \\\\
+    \\operatorname{GELU}(u) \\approx \\tfrac{1}{2} u \\left(1 + \\tanh\\!\\left[\\sqrt{2/\\pi}\\,(u + 0.044715\\,u^3)\\right]\\right)
+    \\end{gathered}$$
 
     GPT-2 uses this tanh approximation of GELU (Hendrycks and Gimpel 2016); `transformers` calls it
     `gelu_new`.

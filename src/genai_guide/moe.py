@@ -164,10 +164,10 @@ def load_balancing_loss(router_logits: Tensor | Sequence[Tensor], top_k: int,
     """Switch Transformer load-balancing loss (Fedus et al. 2021, eq. 4-6), with top-k routing.
 
     $$\\begin{gathered}
-\\mathcal{L}_{\\text{aux}} = E \\sum_{i=1}^{E} f_i \\, P_i, \\\\
-f_i = \\frac{1}{T} \\sum_{t} [\\, i \\in \\operatorname{TopK}(x_t) \\,], \\\\
-P_i = \\frac{1}{T} \\sum_t \\operatorname{softmax}(x_t W_g)_i
-\\end{gathered}$$
+    \\mathcal{L}_{\\text{aux}} = E \\sum_{i=1}^{E} f_i \\, P_i, \\\\
+    f_i = \\frac{1}{T} \\sum_{t} [\\, i \\in \\operatorname{TopK}(x_t) \\,], \\\\
+    P_i = \\frac{1}{T} \\sum_t \\operatorname{softmax}(x_t W_g)_i
+    \\end{gathered}$$
 
     $f_i$ is the fraction of tokens routed to expert $i$ (it sums to $k$ over the experts) and $P_i$
     the mean router probability of expert $i$. With uniform routing it equals $k$; it grows as the
