@@ -181,6 +181,29 @@ def test_moved_pages_forward_to_their_new_address(built_site: Path):
         assert page.find("a")["href"] == target and (built_site / new).is_file()
 
 
+def test_every_lab_offers_its_notebook(built_site: Path):
+    """A "Download notebook" button on each lab fetches the very notebook the tests ran."""
+    from bookkit.notebooks import NOTEBOOKS
+
+    assert NOTEBOOKS
+    for notebook in NOTEBOOKS:
+        page = notebook.relative_to(ROOT / "docs").with_suffix(".html").as_posix()
+        button = soup(built_site, page).find("a", class_="gl-download")
+        assert button is not None and button.get_text(strip=True) == "Download notebook", page
+        assert button["href"] == notebook.name and button.has_attr("download"), page
+        assert (built_site / page).parent.joinpath(button["href"]).read_bytes() == notebook.read_bytes(), page
+
+
+def test_the_repository_link_fetches_nothing(built_site: Path):
+    """The header links the repository, without Material's source component (it would ask GitHub's API
+    for star counts on every page)."""
+    from mkdocs.config import load_config
+
+    link = soup(built_site, "index.html").find("a", class_="md-source")
+    assert link is not None and link["href"] == load_config(str(ROOT / "mkdocs.yml"))["repo_url"]
+    assert not soup(built_site, "index.html").find(attrs={"data-md-component": "source"})
+
+
 def test_footer_states_the_tested_versions(built_site: Path):
     footer = soup(built_site, "index.html").find(attrs={"data-tested-with": True}).get_text(" ", strip=True)
     for name, version in readme_versions().items():
