@@ -218,12 +218,32 @@ def on_post_build(config) -> None:
 NOTEBOOK_CDN_SCRIPT = re.compile(r'<script type="module">(?:(?!</script>).)*?cdnjs\.cloudflare\.com.*?</script>', re.S)
 
 
+def _theme_markup_fixed(output: str) -> str:
+    """Material writes tabindex="" (an invalid value, which browsers ignore) on nav section labels."""
+    return output.replace(' tabindex=""', "")
+
+
+def on_post_template(output_content: str, template_name: str, config) -> str:
+    """Static templates (the 404 page) get the same fixes as pages."""
+    return _theme_markup_fixed(output_content)
+
+
+STYLE_ELEMENT = re.compile(r"<style\b[^>]*>.*?</style>", re.S)
+
+
 def on_post_page(output: str, page, config) -> str:
-    """mkdocs-jupyter's template loads MathJax and Mermaid from CDNs; the book renders notebook math
-    with its local KaTeX (javascripts/math.js) and its notebooks have no Mermaid cells."""
+    """mkdocs-jupyter's template loads MathJax and Mermaid from CDNs (the book typesets notebook math
+    at build time and its notebooks have no Mermaid cells), and puts its stylesheets inside the
+    article, where HTML allows no <style>: they move to the end of <head>, in the same order."""
     if page.file.src_uri.endswith(".ipynb"):
         output = output.replace('<script src=""> </script>', "")  # MathJax with an empty URL
         output = NOTEBOOK_CDN_SCRIPT.sub("", output)
+        head, body_start, body = output.partition("<body")
+        styles = STYLE_ELEMENT.findall(body)
+        output = head.replace("</head>", "\n".join(styles) + "\n</head>", 1) + body_start + STYLE_ELEMENT.sub("", body)
+        # Code cells scroll sideways: focusable, so that a keyboard can scroll them too.
+        output = output.replace('<div class="highlight-ipynb hl-python">', '<div class="highlight-ipynb hl-python" tabindex="0">')
+    output = _theme_markup_fixed(output)
     slots = _state["math"].pop(page.file.src_uri, None)
     if slots:
         try:

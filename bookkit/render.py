@@ -125,10 +125,10 @@ def papers_markdown(papers: dict[str, Paper]) -> str:
         "",
     ]
     for p in sorted(papers.values(), key=lambda p: (p.year, p.key)):
-        out += [f"### {p.title} {{#{p.key} }}", ""]
+        out += [f"### {_text(p.title)} {{#{p.key} }}", ""]
         where = f"arXiv: [{p.arxiv}]({p.link})" if p.arxiv else f"[Read it]({p.link})"
-        out += [f"{', '.join(p.authors)}. *{p.venue}*, {p.year}. {where}", ""]
-        out += [p.contribution, ""]
+        out += [f"{_text(', '.join(p.authors))}. *{_text(p.venue)}*, {p.year}. {where}", ""]
+        out += [_text(p.contribution), ""]
         pages = cited.get(p.key, [])
         if pages:
             titles = [f"[{page_title_and_headings(DOCS / page)[0]}](../{page})" for page in pages]
@@ -136,8 +136,13 @@ def papers_markdown(papers: dict[str, Paper]) -> str:
     return "\n".join(out)
 
 
+def _text(value) -> str:
+    """A prose field of a data file on one line, HTML escaped outside code and math (`<unk>` is text)."""
+    return plain_text(" ".join(str(value).split()))
+
+
 def _cell(value) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ").strip()
+    return _text(value).replace("|", "\\|")
 
 
 def _paper_link(key: str | None, papers: dict[str, Paper], base: str) -> str:
@@ -153,15 +158,15 @@ def models_markdown(models: dict[str, dict], papers: dict[str, Paper]) -> str:
             for m in rows]
     out.append("")
     for m in rows:
-        out += [f"### {m['name']} {{#{m['key']} }}", ""]
-        facts = [f"**Family:** {m['family']}", f"**By:** {m['organization']}, {m['released']}",
-                 f"**Parameters:** {m['parameters']}", f"**Context:** {m['context_length']}",
-                 f"**License:** {m['license']}"]
+        out += [f"### {_text(m['name'])} {{#{m['key']} }}", ""]
+        facts = [f"**Family:** {_text(m['family'])}", f"**By:** {_text(m['organization'])}, {m['released']}",
+                 f"**Parameters:** {_text(m['parameters'])}", f"**Context:** {_text(m['context_length'])}",
+                 f"**License:** {_text(m['license'])}"]
         if m.get("paper"):
             facts.append(f"**Paper:** {_paper_link(m['paper'], papers, '')}")
-        out += [" · ".join(facts), "", str(m["architecture"]).strip(), ""]
+        out += [" · ".join(facts), "", _text(m["architecture"]), ""]
         if m.get("notes"):
-            out += [str(m["notes"]).strip(), ""]
+            out += [_text(m["notes"]), ""]
     return "\n".join(out)
 
 
@@ -194,29 +199,29 @@ def datasets_markdown(datasets: dict[str, dict], papers: dict[str, Paper]) -> st
                    f"{_cell(' '.join(str(d['license']).split()))} |")
     out.append("")
     for d in rows:
-        out += [f"### {d['name']} {{#{d['key']} }}", "", f"**Task:** {d['task']}", ""]
+        out += [f"### {_text(d['name'])} {{#{d['key']} }}", "", f"**Task:** {_text(d['task'])}", ""]
         if isinstance(d["classes"], list):
             out += [f"**Classes ({len(d['classes'])}):** " + ", ".join(f"`{c}`" for c in d["classes"]), ""]
         elif isinstance(d["classes"], dict):
             for group, names in d["classes"].items():
                 out += [f"**{str(group).capitalize()} classes ({len(names)}):** " + ", ".join(f"`{c}`" for c in names), ""]
         else:
-            out += [f"**Classes:** {d['classes']}", ""]
-        out += [f"**Splits:** {_splits(d['splits'])}", ""]
+            out += [f"**Classes:** {_text(d['classes'])}", ""]
+        out += [f"**Splits:** {_text(_splits(d['splits']))}", ""]
         if d.get("tasks"):
             out += ["| task | what | metric | splits | schema |", "|---|---|---|---|---|"]
             out += [f"| {_cell(t.get('name'))} | {_cell(t.get('task_type', ''))} | {_cell(t.get('metric', ''))} | "
                     f"{_cell(_splits(t.get('splits', '')))} | {_cell(_schema(t.get('schema', '')))} |" for t in d["tasks"]]
             out.append("")
         if d.get("vocabulary"):
-            out += [f"**Vocabulary:** {_splits(d['vocabulary'])}", ""]
+            out += [f"**Vocabulary:** {_text(_splits(d['vocabulary']))}", ""]
         out += [f"**Schema:** {_schema(d['schema'])}", ""]
-        out += [f"**License:** {' '.join(str(d['license']).split())}", "",
+        out += [f"**License:** {_text(d['license'])}", "",
                 f"**Hub id:** `{d['hub_id']}` · **Load:** `{' '.join(str(d['load']).split())}`"
                 + (f" · **Paper:** {_paper_link(d['paper'], papers, '')}" if d.get("paper") else ""), ""]
         if d.get("notes"):
-            out += [" ".join(str(d["notes"]).split()), ""]
-        out += [f"!!! warning \"What to watch for\"\n\n    {' '.join(str(d['watch_for']).split())}", ""]
+            out += [_text(d["notes"]), ""]
+        out += [f"!!! warning \"What to watch for\"\n\n    {_text(d['watch_for'])}", ""]
     return "\n".join(out)
 
 

@@ -176,6 +176,49 @@ def test_each_page_template_loads_cleanly(browser, base):
     assert not errors, f"console errors: {errors}"
 
 
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# The glossary's few thousand entries are one template repeated; axe checks the first ones (its full
+# run takes 20 s here) and the HTML validator checks every entry (test_site).
+GLOSSARY_SAMPLE = "() => [...document.querySelector('article').children].slice(300).forEach(e => e.remove())"
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical accessibility violations on the loaded page."""
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+        .filter(v => v.impact === 'serious' || v.impact === 'critical')
+        .map(v => v.id + ': ' + v.help + ' at ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))""")
+    return found
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_each_page_template_is_accessible(browser, server, scheme):
+    """axe-core on one page of each template, in both colour schemes: no serious or critical violation
+    (contrast, names of links and controls, keyboard access to scrolling regions, ...)."""
+    p = Page(browser, color_scheme=scheme)
+    try:
+        problems = []
+        for name in TEMPLATES:
+            page = p.open(server + name, idle=False)
+            if name == "glossary.html":
+                page.evaluate(GLOSSARY_SAMPLE)
+            problems += [f"{name}: {v}" for v in serious_violations(page)]
+        assert not problems, "\n".join(problems)
+    finally:
+        p.close()
+
+
+def test_the_accessibility_check_can_fail(browser):
+    p = Page(browser)
+    try:
+        p.page.set_content('<!DOCTYPE html><html lang="en"><head><title>t</title></head><body><main>'
+                           '<a href="#x"><span></span></a><p style="color:#aaa;background:#fff">faint</p></main></body></html>')
+        found = serious_violations(p.page)
+        assert any(v.startswith("link-name") for v in found) and any(v.startswith("color-contrast") for v in found), found
+    finally:
+        p.close()
+
+
 def test_math_diagrams_and_copy_buttons_render(browser, base):
     p = Page(browser)
     try:

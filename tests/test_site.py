@@ -113,6 +113,33 @@ def test_no_page_shows_an_element_its_text_did_not_ask_for(built_site: Path):
     assert "<s>" in bos.get_text(), bos
 
 
+def validate_html(pages: list[Path]) -> list[dict]:
+    """html-validate (bookkit/validate_html.mjs: its standard rules) on built pages."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    assert node, "node is needed (it also typesets the math at build time)"
+    result = subprocess.run([node, str(ROOT / "bookkit" / "validate_html.mjs"), *map(str, pages)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def test_every_page_is_valid_html(built_site: Path):
+    """A real validator on every page: unescaped data text, an unclosed element or a misplaced one fails."""
+    problems = validate_html(sorted(built_site.rglob("*.html")))
+    assert not problems, "\n".join(f"{Path(p['file']).relative_to(built_site)}:{p['line']}: {p['rule']}: {p['message']}"
+                                   for p in problems[:30])
+
+
+def test_the_html_validator_can_fail(tmp_path: Path):
+    page = tmp_path / "a.html"
+    page.write_text('<!DOCTYPE html><html lang="en"><head><title>t</title></head><body><main>'
+                    "<p>rare words become <unk>, and</p></main></body></html>", encoding="utf-8")
+    assert {p["rule"] for p in validate_html([page])} >= {"element-name", "close-order"}
+
+
 def test_no_page_shows_tex_source(built_site: Path):
     """Every formula is typeset wherever it comes from (pages, data files, docstrings, notebooks), and
     glossary links stay out of code and of a notebook cell's copy buffer."""
