@@ -15,12 +15,14 @@ import re
 import sys
 from pathlib import Path
 
+import yaml
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bookkit import ROOT  # noqa: E402
+from bookkit.blocks import expand_includes  # noqa: E402
 from bookkit.data import DataError, load_datasets, load_glossary, load_models, load_papers, load_tools  # noqa: E402
 from bookkit.math import MathError, render_math, restore_math  # noqa: E402
 from bookkit.render import (  # noqa: E402
@@ -28,6 +30,7 @@ from bookkit.render import (  # noqa: E402
     glossary_markdown,
     models_markdown,
     papers_markdown,
+    plain_text,
     tools_markdown,
 )
 from bookkit.terms import TermLinker  # noqa: E402
@@ -119,17 +122,80 @@ def on_files(files: Files, config) -> Files:
     return files
 
 
-PLACEHOLDER = re.compile(r"^<!-- data:(\w+) -->$", re.M)
+PLACEHOLDER = re.compile(r"^<!-- data:([\w-]+) -->$", re.M)
+
+
+def on_nav(nav, config, files):
+    _state["nav"] = nav
+    return nav
+
+
+def _description(page) -> str:
+    """A page's front-matter description (read from its file: later pages are not parsed yet)."""
+    if page.file.src_uri.endswith(".ipynb"):
+        return "a lab (notebook) that runs offline on a CPU"
+    text = Path(page.file.abs_src_path).read_text(encoding="utf-8")
+    match = re.match(r"---\n(.*?)\n---\n", text, re.S)
+    meta = yaml.safe_load(match[1]) if match else {}
+    return " ".join(str((meta or {}).get("description", "")).split())
+
+
+def part_chapters(page) -> str:
+    """The chapters of the part whose landing page (its section's index) is `page`, as a list."""
+    section = page.parent
+    if section is None or not page.file.src_uri.endswith("index.md"):
+        raise PluginError(f"{page.file.src_uri}: <!-- data:part-chapters --> belongs on a part's index.md")
+    here = posixpath.dirname(page.file.src_uri)
+    items = []
+    for item in section.children:
+        if item.is_page and item is not page:
+            href = posixpath.relpath(item.file.src_uri, here)
+            items.append(f"- [{item.title}]({href}): {plain_text(_description(item))}")
+    return "\n".join(items)
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    """Pages that present a data file hold `<!-- data:models -->` (etc.) where its tables go."""
+    """Pages that present a data file hold `<!-- data:models -->` (etc.) where its tables go; a part's
+    landing page holds `<!-- data:part-chapters -->` where the list of its chapters goes. The page, its
+    snippets included, is kept as Markdown for llms.txt."""
     def fill(m: re.Match) -> str:
+        if m[1] == "part-chapters":
+            return part_chapters(page)
         if m[1] not in _state["generated"]:
             raise PluginError(f"{page.file.src_uri}: unknown data placeholder {m[0]}")
         return _state["generated"][m[1]]
 
-    return PLACEHOLDER.sub(fill, markdown)
+    markdown = PLACEHOLDER.sub(fill, markdown)
+    _state.setdefault("markdown", {})[page.file.src_uri] = expand_includes(markdown)
+    return markdown
+
+
+def write_llms_txt(site: Path, config) -> None:
+    """llms.txt (llmstxt.org): the book's pages by part, each linked as Markdown (the page's address
+    with .md), written beside its HTML with its snippets included."""
+    lines = [f"# {config.site_name}", "", f"> {' '.join(config.site_description.split())}", "",
+             "Every page is also Markdown: the page's address with `.md` instead of `.html`. Every Python "
+             "block runs offline on a CPU with the `genai_guide` package installed, and prints what follows it.", ""]
+
+    def pages(items, depth=0):
+        for item in items:
+            if item.is_section:
+                lines.extend(["", f"## {item.title}", ""] if depth == 0 else [])
+                pages(item.children, depth + 1)
+            elif item.is_page:
+                src = item.file.src_uri
+                if src.endswith(".md"):
+                    text = _state["markdown"].get(src)
+                    if text is None:
+                        raise PluginError(f"llms.txt: no Markdown kept for {src}")
+                    (site / src).parent.mkdir(parents=True, exist_ok=True)
+                    (site / src).write_text(text, encoding="utf-8")
+                link = src  # a notebook links its .ipynb, which mkdocs-jupyter copies beside its page
+                description = item.meta.get("description") or _description(item)
+                lines.append(f"- [{item.title}]({link}): {' '.join(str(description).split())}")
+
+    pages(_state["nav"].items)
+    (site / "llms.txt").write_text("\n".join(lines).replace("\n\n\n", "\n\n") + "\n", encoding="utf-8")
 
 
 # A notebook's Markdown cells, as mkdocs-jupyter renders them: their math is left as `$...$` for MathJax.
@@ -204,7 +270,9 @@ def on_post_build(config) -> None:
                     f'.src).href')
             code = code.replace(f'"{url}"', expr)
         bundle.write_text(code, encoding="utf-8")
-    # 4. Forwarding pages at the old addresses of pages that moved.
+    # 4. llms.txt and each page as Markdown.
+    write_llms_txt(site, config)
+    # 5. Forwarding pages at the old addresses of pages that moved.
     for old, new in MOVED.items():
         if (site / old).exists():
             raise PluginError(f"MOVED: {old} is a page of the site again; drop it from MOVED")

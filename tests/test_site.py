@@ -231,6 +231,61 @@ def test_the_repository_link_fetches_nothing(built_site: Path):
     assert not soup(built_site, "index.html").find(attrs={"data-md-component": "source"})
 
 
+def test_each_part_has_a_landing_page_listing_its_chapters(built_site: Path):
+    """Every part of the nav opens with an index page that links each of its chapters in order."""
+    from mkdocs.config import load_config
+
+    parts = [item for item in load_config(str(ROOT / "mkdocs.yml"))["nav"] if isinstance(item, dict)
+             and isinstance(next(iter(item.values())), list) and next(iter(item)) != "Reference"]
+    assert len(parts) >= 3
+    for part in parts:
+        (title, entries), = part.items()
+        pages = [e if isinstance(e, str) else next(iter(e.values())) for e in entries]
+        assert pages[0].endswith("/index.md"), f"{title}: the part's first entry must be its landing page"
+        landing = soup(built_site, pages[0].replace(".md", ".html"))
+        base = pages[0].rsplit("/", 1)[0] + "/"
+        linked = [a["href"] for a in landing.select("article li > a:first-child") if not a.get("class")]
+        expected = [p.removeprefix(base).replace(".md", ".html").replace(".ipynb", ".html") for p in pages[1:]]
+        assert linked == expected, f"{title}: the landing page lists {linked}, the nav has {expected}"
+
+
+def test_start_here_is_the_first_next(built_site: Path):
+    """Home's "Start here" link and its Next link (the reading order) point at the same page."""
+    home = soup(built_site, "index.html")
+    start = next(s for s in home.find_all("strong") if "Start here" in s.get_text()).find_next("a")["href"]
+    assert start == home.select_one("a.md-footer__link--next")["href"]
+
+
+def test_llms_txt_lists_every_page_as_markdown(built_site: Path):
+    """llms.txt links every page of the nav; each .md beside its page holds the page with its snippets."""
+    from mkdocs.config import load_config
+
+    def walk(items):
+        for item in items:
+            value = next(iter(item.values())) if isinstance(item, dict) else item
+            yield from walk(value) if isinstance(value, list) else [value]
+
+    text = (built_site / "llms.txt").read_text(encoding="utf-8")
+    assert text.startswith("# The Generative AI Guidebook\n\n> ")
+    links = re.findall(r"^- \[[^]]+\]\(([^)]+)\): \S", text, re.M)
+    assert links == list(walk(load_config(str(ROOT / "mkdocs.yml"))["nav"]))
+    for link in links:
+        assert (built_site / link).is_file(), link
+    attention = (built_site / "architectures/attention.md").read_text(encoding="utf-8")
+    assert attention.startswith("# Attention\n") and "--8<--" not in attention
+    assert (ROOT / "snippets/architectures/attention_masks.out").read_text(encoding="utf-8") in attention
+
+
+def test_citation_file_is_valid():
+    import yaml
+
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert cff["cff-version"] == "1.2.0" and cff["title"] and cff["authors"] and cff["message"]
+    from mkdocs.config import load_config
+
+    assert cff["repository-code"] == load_config(str(ROOT / "mkdocs.yml"))["repo_url"]
+
+
 def test_footer_states_the_tested_versions(built_site: Path):
     footer = soup(built_site, "index.html").find(attrs={"data-tested-with": True}).get_text(" ", strip=True)
     for name, version in readme_versions().items():
