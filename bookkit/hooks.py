@@ -291,8 +291,51 @@ def _theme_markup_fixed(output: str) -> str:
     return output.replace(' tabindex=""', "")
 
 
+def on_template_context(context, template_name: str, config):
+    """The 404 page is served at whatever address was missing, under whatever root the site has: its
+    links and assets are written relative to the site's root, and a script finds that root (below)."""
+    if template_name == "404.html":
+        from mkdocs.utils import normalize_url
+
+        context["base_url"] = "."
+        context["extra_css"] = [normalize_url(str(path), None, ".") for path in config.extra_css]
+        context["extra_javascript"] = [normalize_url(str(path), None, ".") for path in config.extra_javascript]
+    return context
+
+
+# First in the 404 page's <head>: walk up from the missing address to the first folder that holds the
+# site's llms.txt, and make it the base of every relative link and asset.
+FIND_SITE_ROOT = """<script>(function () {
+  var parts = location.pathname.replace(/[^/]*$/, "").split("/").filter(Boolean);
+  for (var i = parts.length; i >= 0; i--) {
+    var root = "/" + parts.slice(0, i).join("/") + (i ? "/" : "");
+    var probe = new XMLHttpRequest();
+    try {
+      probe.open("HEAD", root + "llms.txt", false);
+      probe.send();
+      if (probe.status === 200) { window.__siteRoot = root; document.write('<base href="' + root + '">'); return; }
+    } catch (e) {}
+  }
+})();</script>"""
+
+
+SET_CONFIG_BASE = """<script>(function () {
+  var config = document.getElementById("__config");
+  if (window.__siteRoot) {
+    var value = JSON.parse(config.textContent);
+    value.base = window.__siteRoot;
+    config.textContent = JSON.stringify(value);
+  }
+})();</script>"""
+
+
 def on_post_template(output_content: str, template_name: str, config) -> str:
     """Static templates (the 404 page) get the same fixes as pages."""
+    if template_name == "404.html":
+        output_content = output_content.replace("<head>", "<head>\n" + FIND_SITE_ROOT, 1)
+        # Material's scripts resolve its config's "base" against the address, not <base>: point it at the root.
+        config_end = output_content.index("</script>", output_content.index('<script id="__config"')) + len("</script>")
+        output_content = (output_content[:config_end] + SET_CONFIG_BASE + output_content[config_end:])
     return _theme_markup_fixed(output_content)
 
 

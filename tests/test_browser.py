@@ -309,6 +309,52 @@ def test_an_old_address_forwards_to_the_moved_page(browser, built_site):
         p.close()
 
 
+@pytest.mark.parametrize("root", ["/", "/some/where/"])
+def test_the_404_page_works_under_any_root(browser, built_site, root):
+    """Served under any root, a missing address at any depth shows the styled 404 page, whose links
+    reach the site."""
+    class NotFound(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def translate_path(self, path):
+            inside = path.split("?")[0].removeprefix(root) if path.startswith(root) else "\0"
+            return str(built_site / inside.lstrip("/"))
+
+        def send_error(self, code, message=None, explain=None):
+            if code != 404:
+                return super().send_error(code, message, explain)
+            body = (built_site / "404.html").read_bytes()
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    p = Page(browser)
+    failed = []
+    p.page.on("response", lambda r: r.status >= 400 and failed.append(r.url))
+    try:
+        origin = f"http://127.0.0.1:{httpd.server_address[1]}"
+        missing = f"{origin}{root}architectures/no/such/page.html"
+        page = p.open(missing)
+        assert page.locator("h1").first.inner_text() == "404: page not found"
+        assert page.evaluate("() => getComputedStyle(document.querySelector('.md-header')).position") == "sticky"
+        home = page.locator("article a", has_text="the home page")
+        assert home.evaluate("a => a.href") == f"{origin}{root}index.html"
+        # What fails: the missing page itself, the probes for a root below the real one, and what the
+        # browser's preload scanner fetched relative to the missing page before the script set the base.
+        folder = missing.rsplit("/", 1)[0] + "/"
+        assert failed[0] == missing and all(u.startswith(folder) or u.endswith("/llms.txt") for u in failed), failed
+        assert not [e for e in p.errors if not e.startswith("Failed to load resource")] and not p.external, p.errors
+    finally:
+        p.close()
+        httpd.shutdown()
+
+
 def test_dark_and_light_toggle(browser, server):
     base = server
     p = Page(browser)
