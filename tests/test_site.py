@@ -163,6 +163,33 @@ def test_data_text_is_escaped_outside_code_and_math():
     assert plain_text("`<s>` and $a < b$ & <i>") == "`<s>` and $a < b$ &amp; &lt;i&gt;"
 
 
+def test_terms_are_linked_once_a_section_and_never_in_headings_titles_or_links(built_site: Path):
+    """The convention readers are promised: a dotted link on a term's first mention in each section,
+    none in headings, admonition titles, summaries or inside another link (a citation)."""
+    problems = []
+    for page in sorted(built_site.rglob("*.html")):
+        name = page.relative_to(built_site).as_posix()
+        if name == "glossary.html":
+            continue
+        article = parse(page).find("article")
+        if article is None:
+            continue
+        seen: set[str] = set()
+        for el in article.find_all(True):
+            if el.name == "h2":
+                seen = set()
+            if el.name != "a" or "gl-term" not in (el.get("class") or []):
+                continue
+            slug = el["href"].rsplit("#", 1)[-1]
+            inside = el.find_parent(["h1", "h2", "h3", "h4", "h5", "h6", "summary", "a", "title"])
+            if inside is not None or el.find_parent(class_="admonition-title"):
+                problems.append(f"{name}: {slug} linked inside <{inside.name if inside else 'p class=admonition-title'}>")
+            elif slug in seen:
+                problems.append(f"{name}: {slug} linked twice in one section")
+            seen.add(slug)
+    assert not problems, "\n".join(problems[:20])
+
+
 def test_glossary_backlinks_list_the_pages_using_a_term(built_site: Path):
     entry = soup(built_site, "glossary.html").find(id="causal-mask").find_next("p", class_="gl-backlinks")
     assert "architectures/attention.html" in [a["href"] for a in entry.find_all("a")]
