@@ -16,10 +16,12 @@ from typing import Literal
 __all__ = [
     "BYTES_PER_PARAM",
     "activation_bytes_estimate",
+    "bits_per_weight",
     "decoder_params",
     "encoder_decoder_params",
     "encoder_params",
     "kv_cache_bytes",
+    "quantized_weight_bytes",
     "training_bytes_per_param",
     "weight_bytes",
 ]
@@ -267,6 +269,55 @@ def weight_bytes(n_params: int, dtype: str) -> float:
     if dtype not in BYTES_PER_PARAM:
         raise ValueError(f"dtype must be one of {sorted(BYTES_PER_PARAM)}, got {dtype!r}")
     return n_params * BYTES_PER_PARAM[dtype]
+
+
+def bits_per_weight(bits: int, group_size: int | None = None, scale_bits: int = 16, zero_point_bits: int = 0) -> float:
+    """Average storage of one quantized weight in bits, its share of the group's scale included.
+
+    Group-wise formats (GPTQ, AWQ, NF4) store one scale, and for affine codes one zero point, per
+    group of $g$ weights:
+
+    $$b_{\\text{weight}} = b + \\frac{b_{\\text{scale}} + b_{\\text{zero}}}{g},$$
+
+    $4 + 16/128 = 4.125$ bits for 4-bit weights in groups of 128 with an fp16 scale, $4.25$ with an
+    fp16 zero point as well, and $4 + 32/64 = 4.5$ for NF4's fp32 absmax per 64 weights.
+    ``group_size=None`` counts no scales: one per tensor or per output row adds a negligible
+    $b_{\\text{scale}} / d_{\\text{in}}$ bits (0.004 for 16 bits and 4,096 inputs).
+
+    Args:
+        bits: bits of each stored integer (or float) $b$.
+        group_size: weights sharing one scale $g$, or ``None``.
+        scale_bits: bits of each scale (16 for fp16, 32 for fp32).
+        zero_point_bits: bits of each zero point (0 for symmetric codes).
+
+    Raises:
+        TypeError: a size is not an int.
+        ValueError: ``bits`` or ``group_size`` is not positive, or a scale size is negative.
+    """
+    _positive_int("bits", bits)
+    _positive_int("scale_bits", scale_bits, allow_zero=True)
+    _positive_int("zero_point_bits", zero_point_bits, allow_zero=True)
+    if group_size is None:
+        return float(bits)
+    return bits + (scale_bits + zero_point_bits) / _positive_int("group_size", group_size)
+
+
+def quantized_weight_bytes(
+    n_params: int, bits: int, group_size: int | None = None, scale_bits: int = 16, zero_point_bits: int = 0
+) -> float:
+    """Bytes to hold ``n_params`` weights quantized to ``bits``, group scales included (`bits_per_weight`).
+
+    $$M = N \\times \\frac{b_{\\text{weight}}}{8};$$
+
+    ``quantized_weight_bytes(n, 16)``, ``(n, 8)`` and ``(n, 4)`` equal `weight_bytes` for bf16, int8 and
+    int4, which leave the scales out.
+
+    Raises:
+        TypeError: a size is not an int.
+        ValueError: ``n_params`` is negative, or see `bits_per_weight`.
+    """
+    _positive_int("n_params", n_params, allow_zero=True)
+    return n_params * bits_per_weight(bits, group_size, scale_bits, zero_point_bits) / 8
 
 
 def kv_cache_bytes(
