@@ -22,10 +22,11 @@ def test_readme_table_matches_constraints():
     for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
         if "==" in line:
             name, version = line.split("==")
-            pins[name.lower()] = version.strip()
+            pins[name.lower().replace("_", "-")] = version.strip()  # PEP 503: rouge_score is rouge-score
     for name, version in readme_versions().items():
         if name != "python":
-            assert pins.get(name.lower()) == version, f"{name}: README {version}, constraints.txt {pins.get(name.lower())}"
+            pin = pins.get(name.lower().replace("_", "-"))
+            assert pin == version, f"{name}: README {version}, constraints.txt {pin}"
 
 
 def test_table_parser_rejects_a_missing_table():
