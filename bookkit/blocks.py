@@ -80,3 +80,46 @@ def untested_blocks(markdown: str) -> list[str]:
 def page_program(page: Path) -> str:
     """The page's Python blocks joined into the one program a reader gets by copying them in order."""
     return "\n\n".join(python_blocks(page.read_text(encoding="utf-8")))
+
+
+TAB_START = re.compile(r"^/// tab \| (?P<title>.+?)\s*$")
+
+
+def tab_groups(markdown: str) -> list[list[tuple[int, str, str | None]]]:
+    """The groups of content tabs (`/// tab | Title` ... `///`, one right after another) of a page:
+    for each tab its line number, title and the snippet file its first include shows (None if none)."""
+    lines = markdown.splitlines()
+    groups: list[list[tuple[int, str, str | None]]] = []
+    i, last_end = 0, None
+    while i < len(lines):
+        start = TAB_START.match(lines[i])
+        if not start:
+            i += 1
+            continue
+        j = i + 1
+        while j < len(lines) and lines[j].strip() != "///":
+            j += 1
+        body = "\n".join(lines[i + 1:j])
+        include = INCLUDE.search(body)
+        path = include["path"].split(":")[0] if include else ""
+        snippet = path if path.endswith(".py") else None
+        adjacent = last_end is not None and all(not line.strip() for line in lines[last_end + 1:i])
+        if adjacent:
+            groups[-1].append((i, start["title"], snippet))
+        else:
+            groups.append([(i, start["title"], snippet)])
+        last_end, i = j, j + 1
+    return groups
+
+
+def mark_continued_tabs(markdown: str) -> str:
+    """A tab that shows the next part of the snippet of the tab before it says so at its top."""
+    lines = markdown.splitlines()
+    notes = {}
+    for group in tab_groups(markdown):
+        for (_, before, before_snippet), (line, _, snippet) in zip(group, group[1:]):
+            if snippet is not None and snippet == before_snippet:
+                notes[line] = f'*Continues the "{before}" tab: run its code first.*'
+    for line in sorted(notes, reverse=True):
+        lines[line + 1:line + 1] = ["", notes[line]]
+    return "\n".join(lines) + ("\n" if markdown.endswith("\n") else "")

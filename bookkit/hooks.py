@@ -22,7 +22,7 @@ from mkdocs.structure.files import File, Files
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bookkit import ROOT  # noqa: E402
-from bookkit.blocks import expand_includes  # noqa: E402
+from bookkit.blocks import expand_includes, mark_continued_tabs  # noqa: E402
 from bookkit.data import DataError, load_datasets, load_glossary, load_models, load_papers, load_tools  # noqa: E402
 from bookkit.math import MathError, render_math, restore_math  # noqa: E402
 from bookkit.render import (  # noqa: E402
@@ -165,7 +165,7 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
             raise PluginError(f"{page.file.src_uri}: unknown data placeholder {m[0]}")
         return _state["generated"][m[1]]
 
-    markdown = PLACEHOLDER.sub(fill, markdown)
+    markdown = mark_continued_tabs(PLACEHOLDER.sub(fill, markdown))
     _state.setdefault("markdown", {})[page.file.src_uri] = expand_includes(markdown)
     return markdown
 

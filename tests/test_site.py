@@ -313,6 +313,20 @@ def test_citation_file_is_valid():
     assert cff["repository-code"] == load_config(str(ROOT / "mkdocs.yml"))["repo_url"]
 
 
+def test_a_tab_that_continues_the_one_before_says_so(built_site: Path):
+    """Content tabs that show consecutive parts of one snippet: each later tab says which tab to run first."""
+    from bookkit.blocks import mark_continued_tabs
+
+    md = ('/// tab | One\n\n```python\n--8<-- "p/a.py:first"\n```\n\n///\n/// tab | Two\n\n```python\n'
+          '--8<-- "p/a.py:second"\n```\n\n///\n/// tab | Other\n\n```python\n--8<-- "p/b.py"\n```\n\n///\n\n'
+          'Text.\n\n/// tab | Three\n\n```python\n--8<-- "p/b.py:more"\n```\n\n///\n')
+    out = mark_continued_tabs(md)
+    assert out.count("Continues the") == 1 and '/// tab | Two\n\n*Continues the "One" tab: run its code first.*' in out
+    tabs = soup(built_site, "architectures/attention.html").select(".tabbed-block")
+    notes = [t.get_text(" ", strip=True) for t in tabs if "Continues the" in t.get_text()]
+    assert any(n.startswith('Continues the "By hand" tab') for n in notes), notes
+
+
 def test_footer_states_the_tested_versions(built_site: Path):
     footer = soup(built_site, "index.html").find(attrs={"data-tested-with": True}).get_text(" ", strip=True)
     for name, version in readme_versions().items():
