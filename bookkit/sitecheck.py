@@ -157,19 +157,34 @@ NOT_READ_CLASSES = ["katex", "clipboard-copy-txt", "mermaid"]
 VISIBLE_TEX = re.compile(r"\\(?:[a-zA-Z]{2,}|[()\[\]])|\$[^$\n]*?[\\^_{}][^$\n]*?\$")
 
 
+def _read_text(el, out: list[str], problems: list[str]) -> None:
+    """Append the text a reader reads under `el` (skipping NOT_READ elements) to `out`; note glossary
+    links found inside a skipped element."""
+    for child in el.children:
+        if isinstance(child, str):
+            if type(child).__name__ == "NavigableString":  # not a comment, doctype or CDATA
+                out.append(child)
+            continue
+        classes = child.get("class") or []
+        if child.name in NOT_READ or any(c in NOT_READ_CLASSES for c in classes):
+            if child.find("a", class_="gl-term"):
+                problems.append(f"glossary link inside <{child.name} class={' '.join(classes)}>")
+            out.append(" ")
+            continue
+        _read_text(child, out, problems)
+
+
 def visible_tex(site: Path) -> list[Problem]:
     """TeX source left in the visible text of any page (untypeset math), and glossary links placed
     inside text that is not read as prose (a notebook cell's copy buffer, code)."""
     problems: list[Problem] = []
     for page in sorted(site.rglob("*.html")):
         name = page.relative_to(site).as_posix()
-        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")  # modified below: not the shared copy
-        hidden = soup.find_all(NOT_READ) + soup.find_all(class_=NOT_READ_CLASSES)
-        problems += [Problem(name, f"glossary link inside <{el.name} class={' '.join(el.get('class', []))}>")
-                     for el in hidden if el.find("a", class_="gl-term")]
-        for el in hidden:
-            el.decompose()
-        text = soup.get_text(" ")
+        parts: list[str] = []
+        found: list[str] = []
+        _read_text(parse(page), parts, found)  # the shared parsed page, read without changing it
+        problems += [Problem(name, f) for f in found]
+        text = " ".join(parts)
         problems += [Problem(name, f"TeX in the text: ...{text[max(0, m.start() - 30):m.end() + 30]!r}...")
                      for m in VISIBLE_TEX.finditer(text)]
     return problems
