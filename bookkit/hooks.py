@@ -115,11 +115,39 @@ def on_files(files: Files, config) -> Files:
     for font in sorted((NODE / "katex/dist/fonts").iterdir()):
         files.append(File.generated(config, f"assets/vendor/katex/fonts/{font.name}", abs_src_path=str(font)))
     try:
-        files.append(File.generated(config, GLOSSARY, content=glossary_markdown(_state["terms"], _state["papers"])))
-        files.append(File.generated(config, PAPERS, content=papers_markdown(_state["papers"])))
+        generated = [File.generated(config, GLOSSARY, content=glossary_markdown(_state["terms"], _state["papers"])),
+                     File.generated(config, PAPERS, content=papers_markdown(_state["papers"]))]
     except DataError as err:
         raise PluginError(f"invalid book data: {err}") from err
+    for file in generated:
+        file.edit_uri = None  # made from data/*.yml: no page source to edit
+        files.append(file)
     return files
+
+
+# The data file a generated page is made from, for its "last updated" date.
+GENERATED_FROM = {GLOSSARY: "data/glossary.yml", PAPERS: "data/papers.yml"}
+
+
+@functools.lru_cache(maxsize=None)
+def last_commit_date(path: str) -> str | None:
+    """The date (YYYY-MM-DD) of the last commit that changed `path` (relative to the repository), or
+    None outside a git checkout or for a file git does not track yet."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%cs", "--", path], cwd=ROOT, capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def on_page_context(context, page, config, nav):
+    """Each page's "last updated" date: its source's (or its data file's) last commit."""
+    source = GENERATED_FROM.get(page.file.src_uri, f"docs/{page.file.src_uri}")
+    page.meta["last_updated"] = last_commit_date(source)
+    return context
 
 
 PLACEHOLDER = re.compile(r"^<!-- data:([\w-]+) -->$", re.M)

@@ -327,6 +327,28 @@ def test_a_tab_that_continues_the_one_before_says_so(built_site: Path):
     assert any(n.startswith('Continues the "By hand" tab') for n in notes), notes
 
 
+def test_pages_say_when_they_were_last_updated_and_where_to_edit_them(built_site: Path):
+    """"Last updated" is the last commit of the page's source (of its data file for generated pages);
+    pages written by hand link their source for editing, generated ones do not."""
+    import subprocess
+
+    from mkdocs.config import load_config
+
+    def committed(path: str) -> str:
+        return subprocess.run(["git", "log", "-1", "--format=%cs", "--", path], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    if not committed("docs/architectures/attention.md"):
+        pytest.skip("not a git checkout with history")
+    chapter = soup(built_site, "architectures/attention.html").find("p", class_="gl-updated")
+    assert chapter.find("time")["datetime"] == committed("docs/architectures/attention.md")
+    assert chapter.find("a", string="Edit this page")["href"] == (
+        load_config(str(ROOT / "mkdocs.yml"))["repo_url"].rstrip("/") + "/edit/main/docs/architectures/attention.md")
+    glossary = soup(built_site, "glossary.html").find("p", class_="gl-updated")
+    assert glossary.find("time")["datetime"] == committed("data/glossary.yml")
+    assert glossary.find("a") is None
+
+
 def test_footer_states_the_tested_versions(built_site: Path):
     footer = soup(built_site, "index.html").find(attrs={"data-tested-with": True}).get_text(" ", strip=True)
     for name, version in readme_versions().items():
