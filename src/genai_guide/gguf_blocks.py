@@ -249,9 +249,10 @@ def dequantize_q4_0(data: np.ndarray) -> np.ndarray:
 def quantize_q4_1(x: np.ndarray) -> np.ndarray:
     """Q4_1: each block of 32 values as an fp16 scale, an fp16 minimum and 32 four-bit codes.
 
-    $$d = \\frac{\\max_i x_i - \\min_i x_i}{15}, \\qquad
+    $$\\begin{gathered}
+    d = \\frac{\\max_i x_i - \\min_i x_i}{15}, \\qquad \\hat x_i = d\\, q_i + m, \\\\
     q_i = \\min\\!\\left(15,\\ \\left\\lfloor (x_i - \\min_j x_j) \\cdot \\frac{1}{d} + 0.5 \\right\\rfloor\\right),
-    \\qquad \\hat x_i = d\\, q_i + m,$$
+    \\end{gathered}$$
 
     with $m = \\min_j x_j$ stored as float16: the zero-point scheme with the offset stored as a real
     number instead of an integer (ggml's `quantize_row_q4_1_ref`). Block layout: `d`, `m` (2 bytes
