@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from torch import Tensor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported where a tensor is checked: modules of text metrics load without it
+    from torch import Tensor
 
 
 def check_float_tensor(name: str, x: object) -> Tensor:
     """Raise a clear error unless ``x`` is a floating-point tensor."""
+    from torch import Tensor
+
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():

@@ -32,6 +32,8 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from genai_guide._checks import check_int as _int
+
 if TYPE_CHECKING:
     from torch import Tensor, nn
 
@@ -68,14 +70,6 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------------ checks
-
-def _int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
 
 def _str(name: str, value: object) -> str:
     if not isinstance(value, str):
