@@ -14,6 +14,7 @@ from torch import nn
 from genai_guide.attention import MultiHeadAttention
 
 torch.set_num_threads(1)  # the same numbers on every machine, and no slowdown on a busy CPU
+torch.set_default_dtype(torch.float64)  # float64 from the initialisation on: the same training on every CPU
 torch.manual_seed(0)
 V, T, d_model, n_layers, n_heads = 16, 20, 32, 2, 4
 LETTERS = "abcdefghijklmnop"  # the 16 token ids, shown as letters
@@ -47,7 +48,7 @@ class AttentionOnly(nn.Module):
         return self.readout(x), torch.stack(weights, 1)  # logits (B, T, V), weights (B, layers, heads, T, T)
 
 
-model = AttentionOnly().double()  # float64: the same training on every CPU
+model = AttentionOnly()
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
 for step in range(301):
     ids, copy_start = make_batch(32)
@@ -102,7 +103,8 @@ fig, axes = plt.subplots(n_layers, n_heads, figsize=(9, 4.8), sharex=True, share
 for layer in range(n_layers):
     for head in range(n_heads):
         ax = axes[layer, head]
-        image = ax.imshow(w_example[0, layer, head], cmap="viridis", vmin=0, vmax=1)
+        weights = w_example[0, layer, head].round(decimals=3)  # 3 decimals: the same colours on every CPU
+        image = ax.imshow(weights, cmap="viridis", vmin=0, vmax=1)
         ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9)
         ax.set_xticks(range(T), labels, fontsize=5)
         ax.set_yticks(range(T), labels, fontsize=5)
