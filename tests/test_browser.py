@@ -397,6 +397,19 @@ def test_navigation_on_a_phone(browser, server):
         p.close()
 
 
+def test_a_lab_uses_the_whole_text_column(browser, server):
+    """The Download notebook button floats at the top right; the notebook starts below it at the
+    column's full width instead of narrowing beside it for its whole length."""
+    p = Page(browser, empty_search_index=True)
+    try:
+        page = p.open(server + "architectures/gpt_lab.html", idle=False)
+        notebook, column = page.evaluate("""() => [document.querySelector('.jp-Notebook').getBoundingClientRect().width,
+                                                   document.querySelector('article').clientWidth]""")
+        assert notebook >= 0.95 * column, f"the notebook is {notebook:.0f} px wide in a {column} px column"
+    finally:
+        p.close()
+
+
 @pytest.mark.parametrize("name,page", [("home", "index.html"), ("attention", "architectures/attention.html"),
                                        ("glossary", "glossary.html")])
 def test_screenshots(browser, server, name, page):
