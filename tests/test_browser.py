@@ -269,13 +269,52 @@ def wait_for_search(page) -> None:
         timeout=30_000)
 
 
-def test_search_finds_a_term_by_its_abbreviation(browser, base):
+# Hyphenated terms a reader types as written (docs/javascripts/search.js makes each a phrase).
+HYPHENATED = {"top-p": "top-p-sampling", "top-k": "top-k-sampling", "few-shot": "few-shot-prompting",
+              "LLM-as-judge": "llm-as-a-judge"}
+# The addresses of the first result: its head (the page), then the sections shown under it, without
+# the ?h= highlight query Material adds.
+FIRST_RESULT = """() => {
+    const item = document.querySelector('.md-search-result__item');
+    return item ? [...item.querySelectorAll(':scope > a.md-search-result__link')]
+        .map(a => { const u = new URL(a.href); u.search = ''; return u.href; }) : [];
+}"""
+
+
+def first_result(page, base: str, query: str, wanted: set[str]) -> list[str]:
+    """Type `query`; the first result's addresses relative to `base`, once one is in `wanted` or after 5 s."""
+    search = page.locator("input.md-search__input")
+    search.fill(query)
+    search.press("End")  # a key event: Material searches on keyup
+    try:
+        page.wait_for_function(f"wanted => ({FIRST_RESULT})().some(h => wanted.includes(h))",
+                               arg=[base + w for w in wanted], timeout=5_000)
+    except Exception:
+        pass
+    return [h.removeprefix(base) for h in page.evaluate(FIRST_RESULT)]
+
+
+def test_search_finds_terms_as_readers_type_them(browser, base, built_site):
+    """An abbreviation (MHA) lists its glossary entry, and a click opens it; a hyphenated term (top-p,
+    few-shot, LLM-as-judge) puts its glossary entry or the section that teaches it first, and a glossary
+    result's head opens the entry, not the top of the glossary."""
+    import json
+
+    entries = {e["slug"]: e for e in json.loads((built_site / "glossary.json").read_text(encoding="utf-8"))}
     p = Page(browser)
     try:
         page = p.open(base + "index.html")
         search = page.locator("input.md-search__input")
         search.click()
         wait_for_search(page)
+        wrong = []
+        for query, slug in HYPHENATED.items():
+            wanted = {f"glossary.html#{slug}", entries[slug]["taught_in"].replace(".md#", ".html#")}
+            links = first_result(page, base, query, wanted)
+            if not wanted & set(links) or links[0] == "glossary.html":
+                wrong.append(f"{query}: {links[:4]}")
+        assert not wrong, "hyphenated terms whose first result is not their entry or section:\n" + "\n".join(wrong)
+        search.fill("")
         search.press_sequentially("MHA", delay=50)  # real key events, as a reader types
         result = page.locator(".md-search-result__item a[href*='glossary.html'][href$='#multi-head-attention']").first
         try:
@@ -466,7 +505,7 @@ def test_search_finds_glossary_terms(browser, built_site):
     """Terms and abbreviations, typed into the search box, list their glossary entry. A sample of them:
     test_site.test_every_glossary_term_is_in_the_search_index proves that the index holds every term
     under its entry, and this test proves that the search box finds entries in that index. From disk,
-    the transport where search needs the most machinery; test_search_finds_a_term_by_its_abbreviation
+    the transport where search needs the most machinery; test_search_finds_terms_as_readers_type_them
     searches on both."""
     import json
 

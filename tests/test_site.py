@@ -103,6 +103,19 @@ def test_every_glossary_term_is_in_the_search_index(built_site: Path):
     assert not missing, f"glossary entries missing from the search index (or without their abbreviation): {missing}"
 
 
+def test_the_search_rewrite_knows_lunrs_stop_words(built_site: Path):
+    """docs/javascripts/search.js leaves stop words out of the phrase it makes of a hyphenated term
+    ("LLM-as-judge" -> "llm judge"): lunr drops them from the index, so a required one matches nothing.
+    Its list must be the one in the search worker Material ships."""
+    import material
+
+    worker = next((Path(material.__file__).parent / "templates/assets/javascripts/workers").glob("search.*.min.js"))
+    lunr = re.search(r"generateStopWordFilter\((\[[^\]]*\])\)", worker.read_text(encoding="utf-8"))
+    ours = re.search(r"const STOP = new Set\((\[[^\]]*\])\)", (built_site / "javascripts/search.js").read_text(encoding="utf-8"))
+    assert lunr and ours, "the stop-word lists moved: update this test and docs/javascripts/search.js"
+    assert json.loads(ours[1]) == json.loads(lunr[1])
+
+
 def test_no_page_shows_an_element_its_text_did_not_ask_for(built_site: Path):
     """Text from the data files is text: an alias such as `<s>` once opened a strike-through that
     crossed out 214 glossary entries. The book writes no strike-through, deletion or underline tag."""
