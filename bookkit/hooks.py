@@ -249,9 +249,25 @@ def notebook_math(html_text: str) -> str:
     return NOTEBOOK_MARKDOWN.sub(cell, html_text)
 
 
+# A chapter's figure: an <img> of an SVG under figures/.
+FIGURE = re.compile(r'<img\b[^>]*\bsrc="((?:[^"/]*/)*figures/[^"]+\.svg)"[^>]*>')
+OPEN_LINK = re.compile(r"<a\b[^>]*>\s*$")
+
+
+def figure_links(html_text: str) -> str:
+    """Wrap each figure not already inside a link in a link to its SVG: on a phone the figure is
+    shrunk to the column, and the reader opens it full size and zooms, offline, with the browser alone."""
+    def wrap(m: re.Match) -> str:
+        if OPEN_LINK.search(html_text, 0, m.start()):
+            return m[0]
+        return f'<a class="gl-figure" href="{m[1]}" title="Open the figure full size">{m[0]}</a>'
+    return FIGURE.sub(wrap, html_text)
+
+
 def on_page_content(html_text: str, page, config, files) -> str:
     if page.file.src_uri.endswith(".ipynb"):
         html_text = notebook_math(html_text)
+    html_text = figure_links(html_text)
     try:
         slots: list[str] = []
         html_text, page.meta["has_math"] = render_math(html_text, slots)

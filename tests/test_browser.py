@@ -436,6 +436,32 @@ def test_navigation_on_a_phone(browser, server):
         p.close()
 
 
+DIAGRAM_SCALES = """() => [...document.querySelectorAll('div.mermaid')].map(host => {
+    const svg = host.shadowRoot && host.shadowRoot.querySelector('svg');
+    return svg ? {scale: svg.getBoundingClientRect().width / svg.viewBox.baseVal.width,
+                  wide: host.classList.contains('gl-wide'), focusable: host.tabIndex === 0} : null;
+})"""
+
+
+def test_diagrams_stay_readable_on_a_phone(browser, server):
+    """On a phone, a Mermaid diagram is drawn at 0.75 of its size or more (javascripts/diagrams.js); one
+    wider than the column scrolls sideways in its own box, reachable by keyboard, and the page does not."""
+    p = Page(browser, viewport=PHONE)
+    try:
+        diagrams = []
+        for name in ("retrieval/chunking.html", "architectures/transformer_block.html"):
+            page = p.open(server + name, idle=False)
+            diagrams += [(name, d) for d in page.evaluate(DIAGRAM_SCALES)]
+            assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth"), f"{name} scrolls sideways"
+        assert diagrams and all(d is not None for _, d in diagrams), f"diagrams not drawn or not reachable: {diagrams}"
+        small = [(name, round(d["scale"], 2)) for name, d in diagrams if d["scale"] < 0.749]
+        assert not small, f"diagrams shrunk below 0.75 of their size on a phone: {small}"
+        assert any(d["wide"] for _, d in diagrams), "no diagram wider than a phone: the test proves nothing"
+        assert all(d["focusable"] for _, d in diagrams if d["wide"]), diagrams
+    finally:
+        p.close()
+
+
 def test_a_lab_uses_the_whole_text_column(browser, server):
     """The Download notebook button floats at the top right; the notebook starts below it at the
     column's full width instead of narrowing beside it for its whole length."""

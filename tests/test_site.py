@@ -103,6 +103,17 @@ def test_every_glossary_term_is_in_the_search_index(built_site: Path):
     assert not missing, f"glossary entries missing from the search index (or without their abbreviation): {missing}"
 
 
+def test_every_figure_opens_full_size(built_site: Path):
+    """A figure is shrunk to the column on a phone; each one is a link to its SVG, to open and zoom."""
+    figures, bare = 0, []
+    for page in sorted(built_site.rglob("*.html")):
+        for img in parse(page).find_all("img", src=re.compile(r"(^|/)figures/[^/]+\.svg$")):
+            figures += 1
+            if img.parent.name != "a" or img.parent.get("href") != img["src"]:
+                bare.append(f"{page.relative_to(built_site).as_posix()}: {img['src']}")
+    assert figures >= 10 and not bare, f"figures without a link to open them: {bare}"
+
+
 def test_the_search_rewrite_knows_lunrs_stop_words(built_site: Path):
     """docs/javascripts/search.js leaves stop words out of the phrase it makes of a hyphenated term
     ("LLM-as-judge" -> "llm judge"): lunr drops them from the index, so a required one matches nothing.
