@@ -38,31 +38,24 @@ LOCAL = ("127.0.0.1", "localhost", "[::1]")
 
 
 class Page:
-    """A Playwright page that records console errors and aborts (and records) non-local requests.
+    """A Playwright page that records console errors, records every request, and aborts (and records)
+    non-local ones."""
 
-    `empty_search_index`: the search worker is given the site's index with no documents. Material
-    builds the whole site's search index in a worker on every page load, the same work on every page
-    and about half of the CPU a page load costs here; a pass over many pages that is not about search
-    skips it. The real index is loaded, on both transports, by the template pass and the search tests.
-    """
-
-    def __init__(self, browser, viewport=DESKTOP, color_scheme="light", empty_search_index=False):
+    def __init__(self, browser, viewport=DESKTOP, color_scheme="light"):
         self.context = browser.new_context(viewport=viewport, color_scheme=color_scheme)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.external: list[str] = []
-        self.empty_search_index = empty_search_index
+        self.requested: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
         self.context.route("**/*", self._route)
 
     def _route(self, route):
         url = route.request.url
+        self.requested.append(url)
         parts = urlsplit(url)
-        if self.empty_search_index and parts.path.endswith("/search/search_index.json") and parts.scheme == "http":
-            served = route.fetch()
-            route.fulfill(response=served, json={**served.json(), "docs": []})
-        elif parts.scheme in ("file", "data", "blob", "about") or parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        if parts.scheme in ("file", "data", "blob", "about") or parts.hostname in ("127.0.0.1", "localhost", "::1"):
             route.continue_()
         else:
             self.external.append(url)
@@ -132,11 +125,10 @@ WIDE_FORMULAS = ("() => [...document.querySelectorAll('.katex-display')]"
                  ".map(e => (e.querySelector('annotation') || e).textContent.trim().slice(0, 80))")
 
 
-def visit(browser, base: str, pages: list[str], idle: bool, empty_search_index: bool = False
-          ) -> tuple[list[str], list[str], list[str]]:
+def visit(browser, base: str, pages: list[str], idle: bool) -> tuple[list[str], list[str], list[str]]:
     """Load `pages`, TABS at a time (their waits overlap); return (external requests, console errors,
     display formulas wider than the text column at desktop width)."""
-    tabs = [Page(browser, empty_search_index=empty_search_index) for _ in range(TABS)]
+    tabs = [Page(browser) for _ in range(TABS)]
     wide = []
     try:
         for first in range(0, len(pages), TABS):
@@ -155,13 +147,13 @@ def visit(browser, base: str, pages: list[str], idle: bool, empty_search_index: 
 def test_every_page_with_math_or_a_diagram_loads_cleanly(browser, built_site, server):
     """Every page with display math or a diagram, served: no request to another host, no console error,
     diagrams drawn, and no display formula wider than the column (a layout fact, so only a browser can
-    check it). Pages without either are the templates' (visited below) and the static checks'. The
-    search worker gets an empty index here (see Page): the real one loads in the template pass."""
+    check it). Pages without either are the templates' (visited below) and the static checks'. No page
+    loads the search index until the reader goes to search (docs/javascripts/search.js)."""
     assert set(TEMPLATES) <= set(all_pages(built_site))
     pages = [p for p in all_pages(built_site)
              if any(mark in (built_site / p).read_text(encoding="utf-8") for mark in ('katex-display', 'class="mermaid"'))]
     assert len(pages) > len(TEMPLATES)
-    external, errors, wide = visit(browser, server, pages, idle=False, empty_search_index=True)
+    external, errors, wide = visit(browser, server, pages, idle=False)
     assert not external, f"requests to other hosts: {external}"
     assert not errors, f"console errors: {errors}"
     assert not wide, "display formulas wider than the column at desktop width (split them with aligned):\n" + \
@@ -263,7 +255,7 @@ def _svgs_under(node: dict, css_class: str, inside: bool = False) -> int:
 
 
 def wait_for_search(page) -> None:
-    """The search index is built in a worker after load; what is typed before it is ready is lost."""
+    """The search index is fetched when the search box takes focus and built in a worker; wait for it."""
     page.wait_for_function(
         "() => !/Initializing/i.test(document.querySelector('.md-search-result__meta').textContent)",
         timeout=30_000)
@@ -295,18 +287,22 @@ def first_result(page, base: str, query: str, wanted: set[str]) -> list[str]:
 
 
 def test_search_finds_terms_as_readers_type_them(browser, base, built_site):
-    """An abbreviation (MHA) lists its glossary entry, and a click opens it; a hyphenated term (top-p,
-    few-shot, LLM-as-judge) puts its glossary entry or the section that teaches it first, and a glossary
-    result's head opens the entry, not the top of the glossary."""
+    """The index loads only when the reader goes to search. An abbreviation (MHA) lists its glossary
+    entry, and a click opens it; a hyphenated term (top-p, few-shot, LLM-as-judge) puts its glossary
+    entry or the section that teaches it first, and a glossary result's head opens the entry, not the
+    top of the glossary."""
     import json
 
     entries = {e["slug"]: e for e in json.loads((built_site / "glossary.json").read_text(encoding="utf-8"))}
     p = Page(browser)
     try:
-        page = p.open(base + "index.html")
+        page = p.open(base + "index.html")  # until the network is idle
+        index = [u for u in p.requested if "/search/search_index." in u]
+        assert not index, f"the search index loaded before the reader went to search: {index}"
         search = page.locator("input.md-search__input")
         search.click()
         wait_for_search(page)
+        assert any("/search/search_index." in u for u in p.requested)
         wrong = []
         for query, slug in HYPHENATED.items():
             wanted = {f"glossary.html#{slug}", entries[slug]["taught_in"].replace(".md#", ".html#")}
@@ -465,7 +461,7 @@ def test_diagrams_stay_readable_on_a_phone(browser, server):
 def test_a_lab_uses_the_whole_text_column(browser, server):
     """The Download notebook button floats at the top right; the notebook starts below it at the
     column's full width instead of narrowing beside it for its whole length."""
-    p = Page(browser, empty_search_index=True)
+    p = Page(browser)
     try:
         page = p.open(server + "architectures/gpt_lab.html", idle=False)
         notebook, column = page.evaluate("""() => [document.querySelector('.jp-Notebook').getBoundingClientRect().width,

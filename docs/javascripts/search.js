@@ -8,6 +8,9 @@
 //    that merely say "pipeline". Stop words ("as") are left out of the phrase: lunr drops them from
 //    the index, so requiring one would match nothing.
 // 2. A result on the glossary page opens the entry that matched, not the top of the glossary.
+// 3. The search index (about 2 MB) is fetched when the reader first goes to search (focus on the
+//    search box, or a shared ?q= address), not on every page load: a page that is only read costs
+//    neither the download nor the worker building the index.
 (function () {
   "use strict";
   // lunr's English stop words, as in Material's search worker (tests/test_site.py keeps them equal).
@@ -53,6 +56,42 @@
       links[0].href = links[1].href;
     });
   }
+  // 3. Material asks for the index at load: by XMLHttpRequest when served, by a <script> from disk.
+  const INDEX = /\/search\/search_index\.js(on)?$/;
+  let wanted = /[?&]q=/.test(location.search);
+  const waiting = [];
+  function want() {
+    if (wanted) return;
+    wanted = true;
+    waiting.splice(0).forEach((go) => go());
+  }
+  function later(go) {
+    if (wanted) go();
+    else waiting.push(go);
+  }
+  document.addEventListener("focusin", (event) => {
+    if (event.target instanceof Element && event.target.matches("input.md-search__input")) want();
+  }, true);
+  const open = XMLHttpRequest.prototype.open;
+  const send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+    this.__bookIndex = INDEX.test(new URL(String(url), location.href).pathname);
+    return open.call(this, method, url, ...rest);
+  };
+  XMLHttpRequest.prototype.send = function (...args) {
+    if (!this.__bookIndex) return send.apply(this, args);
+    later(() => send.apply(this, args));
+  };
+  const append = Node.prototype.appendChild;
+  Node.prototype.appendChild = function (node) {
+    if (this === document.head && node instanceof HTMLScriptElement && INDEX.test(new URL(node.src, location.href).pathname)) {
+      later(() => append.call(this, node));
+      return node;
+    }
+    return append.call(this, node);
+  };
+  window.__bookSearchWanted = () => wanted; // for the tests
+
   document.addEventListener("DOMContentLoaded", () => {
     const list = document.querySelector(".md-search-result__list");
     if (list) new MutationObserver(() => retarget(list)).observe(list, { childList: true, subtree: true });
