@@ -8,6 +8,7 @@ import tomllib
 import pytest
 
 from conftest import ROOT, run_python
+from genai_guide.knowledge_base import labelled_set_names
 from genai_guide.texts import names, read_text
 
 # open("snippets/..."), Path("snippets/..."), or the same with escaped quotes inside a notebook's JSON
@@ -25,9 +26,18 @@ def test_the_harbour_story_reads_from_any_folder(tmp_path):
 def test_every_shipped_text_is_declared_package_data():
     """A reader's `pip install` (not editable) gets only declared package data."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert config["tool"]["setuptools"]["package-data"]["genai_guide.texts"] == ["*.txt"]
+    assert config["tool"]["setuptools"]["package-data"]["genai_guide.texts"] == ["*.txt", "*.json"]
     shipped = sorted(p.stem for p in (ROOT / "src/genai_guide/texts").glob("*.txt"))
     assert shipped == names()
+    shipped_json = {p.stem for p in (ROOT / "src/genai_guide/texts").glob("*.json")}
+    assert "harbour_guide" in labelled_set_names() and set(labelled_set_names()) <= shipped_json
+
+
+def test_the_labelled_set_reads_from_any_folder(tmp_path):
+    code = "from genai_guide.knowledge_base import load_labelled_set as f; kb = f(); print(len(kb.passages), len(kb.questions))"
+    result = run_python(["-c", code], timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "44 30\n"
 
 
 def test_nothing_reads_book_data_by_a_repository_path():
