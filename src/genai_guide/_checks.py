@@ -19,6 +19,14 @@ def check_float_tensor(name: str, x: object) -> Tensor:
     return x
 
 
+def check_same_shape(name: str, x: object, like: Tensor, like_name: str) -> Tensor:
+    """Raise a clear error unless ``x`` is a floating-point tensor with the shape of ``like``."""
+    x = check_float_tensor(name, x)
+    if x.shape != like.shape:
+        raise ValueError(f"{name} must have the shape of {like_name} {tuple(like.shape)}, got {tuple(x.shape)}")
+    return x
+
+
 def check_int(name: str, value: object, minimum: int) -> int:
     """Raise a clear error unless ``value`` is an int (not a bool) of at least ``minimum``."""
     if not isinstance(value, int) or isinstance(value, bool):

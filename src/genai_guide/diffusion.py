@@ -32,7 +32,7 @@ import math
 import torch
 from torch import Tensor
 
-from genai_guide._checks import check_float_tensor, check_int
+from genai_guide._checks import check_float_tensor, check_int, check_same_shape
 
 __all__ = [
     "PREDICTION_TYPES",
@@ -84,12 +84,6 @@ def _timestep(name: str, t: object, num_timesteps: int, minimum: int = 0) -> int
         raise ValueError(f"{name} must be < {num_timesteps} (the number of timesteps), got {t}")
     return t  # type: ignore[return-value]
 
-
-def _same_shape(name: str, x: object, like: Tensor, like_name: str) -> Tensor:
-    x = check_float_tensor(name, x)
-    if x.shape != like.shape:
-        raise ValueError(f"{name} must have the shape of {like_name} {tuple(like.shape)}, got {tuple(x.shape)}")
-    return x
 
 
 def _clip(name: str, value: object) -> float | None:
@@ -196,7 +190,7 @@ def q_sample(x0: Tensor, noise: Tensor, t: int | Tensor, alphas_cumprod: Tensor)
             or a timestep is outside `[0, T)`.
     """
     x0 = check_float_tensor("x0", x0)
-    noise = _same_shape("noise", noise, x0, "x0")
+    noise = check_same_shape("noise", noise, x0, "x0")
     ab = _schedule(alphas_cumprod).to(device=x0.device, dtype=x0.dtype)
     if isinstance(t, Tensor) and t.ndim > 0:
         if t.is_floating_point() or t.dtype == torch.bool:
@@ -247,7 +241,7 @@ def predict_x0(model_output: Tensor, x_t: Tensor, t: int, alphas_cumprod: Tensor
         ValueError: if the shapes differ, `t` is outside `[0, T)` or `prediction_type` is unknown.
     """
     x_t = check_float_tensor("x_t", x_t)
-    model_output = _same_shape("model_output", model_output, x_t, "x_t")
+    model_output = check_same_shape("model_output", model_output, x_t, "x_t")
     ab = _schedule(alphas_cumprod)
     t = _timestep("t", t, ab.numel())
     _choice("prediction_type", prediction_type, PREDICTION_TYPES)
@@ -286,7 +280,7 @@ def posterior_mean_variance(x0: Tensor, x_t: Tensor, t: int, alphas_cumprod: Ten
         ValueError: if the shapes differ or a timestep is out of range (`prev_t` must be in `[-1, t)`).
     """
     x_t = check_float_tensor("x_t", x_t)
-    x0 = _same_shape("x0", x0, x_t, "x_t")
+    x0 = check_same_shape("x0", x0, x_t, "x_t")
     ab = _schedule(alphas_cumprod)
     t = _timestep("t", t, ab.numel())
     prev_t = t - 1 if prev_t is None else _timestep("prev_t", prev_t, t, minimum=-1)
@@ -342,7 +336,7 @@ def ddpm_step(model_output: Tensor, t: int, x_t: Tensor, alphas_cumprod: Tensor,
         return mean, x0_hat
     if noise is None:
         raise ValueError("noise is required when t > 0 (a tensor of standard normal draws, the shape of x_t)")
-    noise = _same_shape("noise", noise, x_t, "x_t")
+    noise = check_same_shape("noise", noise, x_t, "x_t")
     if variance_type == "fixed_small":
         variance = variance.clamp(min=1e-20)
     else:
@@ -436,7 +430,7 @@ def ddim_step(model_output: Tensor, t: int, prev_t: int, x_t: Tensor, alphas_cum
     if eta > 0:
         if noise is None:
             raise ValueError("noise is required when eta > 0 (a tensor of standard normal draws, the shape of x_t)")
-        x_prev = x_prev + sigma * _same_shape("noise", noise, x_t, "x_t")
+        x_prev = x_prev + sigma * check_same_shape("noise", noise, x_t, "x_t")
     return x_prev, x0_hat
 
 

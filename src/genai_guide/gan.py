@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genai_guide._checks import check_float_tensor
+from genai_guide._checks import check_float_tensor, check_same_shape
 
 __all__ = [
     "discriminator_loss",
@@ -43,10 +43,6 @@ __all__ = [
     "value_function",
 ]
 
-
-def _same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
-    if a.shape != b.shape:
-        raise ValueError(f"{name_b} must have the shape of {name_a} {tuple(a.shape)}, got {tuple(b.shape)}")
 
 
 def _non_negative(name: str, x: Tensor) -> None:
@@ -100,7 +96,7 @@ def optimal_discriminator(p_data: Tensor, p_g: Tensor) -> Tensor:
     """
     check_float_tensor("p_data", p_data)
     check_float_tensor("p_g", p_g)
-    _same_shape("p_data", p_data, "p_g", p_g)
+    check_same_shape("p_g", p_g, p_data, "p_data")
     _non_negative("p_data", p_data)
     _non_negative("p_g", p_g)
     total = p_data + p_g
@@ -159,7 +155,7 @@ def js_divergence(p: Tensor, q: Tensor) -> Tensor:
     """
     check_float_tensor("p", p)
     check_float_tensor("q", q)
-    _same_shape("p", p, "q", q)
+    check_same_shape("q", q, p, "p")
     _distribution("p", p)
     _distribution("q", q)
     m = 0.5 * (p + q)
@@ -191,7 +187,7 @@ def optimal_value(p_data: Tensor, p_g: Tensor) -> Tensor:
     """
     check_float_tensor("p_data", p_data)
     check_float_tensor("p_g", p_g)
-    _same_shape("p_data", p_data, "p_g", p_g)
+    check_same_shape("p_g", p_g, p_data, "p_data")
     _distribution("p_data", p_data)
     _distribution("p_g", p_g)
     d_star = optimal_discriminator(p_data, p_g)

@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genai_guide._checks import check_float_tensor, check_int
+from genai_guide._checks import check_float_tensor, check_int, check_same_shape
 
 __all__ = [
     "cfg_weight_to_scale",
@@ -53,12 +53,6 @@ def _scale(name: str, value: object) -> float:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return float(value)
 
-
-def _same_shape(name: str, x: object, like: Tensor, like_name: str) -> Tensor:
-    x = check_float_tensor(name, x)
-    if x.shape != like.shape:
-        raise ValueError(f"{name} must have the shape of {like_name} {tuple(like.shape)}, got {tuple(x.shape)}")
-    return x
 
 
 # ------------------------------------------------------------------------------ classifier-free guidance
@@ -86,7 +80,7 @@ def classifier_free_guidance(noise_uncond: Tensor, noise_cond: Tensor, guidance_
         ValueError: if the shapes differ or the scale is negative or not finite.
     """
     noise_uncond = check_float_tensor("noise_uncond", noise_uncond)
-    noise_cond = _same_shape("noise_cond", noise_cond, noise_uncond, "noise_uncond")
+    noise_cond = check_same_shape("noise_cond", noise_cond, noise_uncond, "noise_uncond")
     s = _scale("guidance_scale", guidance_scale)
     return noise_uncond + s * (noise_cond - noise_uncond)
 
@@ -127,7 +121,7 @@ def classifier_free_guidance_ho(noise_cond: Tensor, noise_uncond: Tensor, w: flo
         ValueError: if the shapes differ or `w` is negative or not finite.
     """
     noise_cond = check_float_tensor("noise_cond", noise_cond)
-    noise_uncond = _same_shape("noise_uncond", noise_uncond, noise_cond, "noise_cond")
+    noise_uncond = check_same_shape("noise_uncond", noise_uncond, noise_cond, "noise_cond")
     w = _scale("w", w)
     return (1 + w) * noise_cond - w * noise_uncond
 
@@ -194,7 +188,7 @@ def classifier_guided_noise(noise_pred: Tensor, grad_log_prob: Tensor, t: int, a
         ValueError: if the shapes differ, `t` is outside `[0, T)` or `scale` is negative.
     """
     noise_pred = check_float_tensor("noise_pred", noise_pred)
-    grad_log_prob = _same_shape("grad_log_prob", grad_log_prob, noise_pred, "noise_pred")
+    grad_log_prob = check_same_shape("grad_log_prob", grad_log_prob, noise_pred, "noise_pred")
     ab = check_float_tensor("alphas_cumprod", alphas_cumprod)
     if ab.ndim != 1:
         raise ValueError(f"alphas_cumprod must have shape (T,), got {tuple(ab.shape)}")
@@ -270,7 +264,7 @@ def latent_diffusion_sample(unet: Any, vae: Any, scheduler: Any, prompt_embeds: 
         ValueError: if shapes do not match or the scale is negative.
     """
     prompt_embeds = check_float_tensor("prompt_embeds", prompt_embeds)
-    negative_embeds = _same_shape("negative_embeds", negative_embeds, prompt_embeds, "prompt_embeds")
+    negative_embeds = check_same_shape("negative_embeds", negative_embeds, prompt_embeds, "prompt_embeds")
     latents = check_float_tensor("latents", latents)
     if latents.ndim != 4 or latents.shape[0] != prompt_embeds.shape[0]:
         raise ValueError(f"latents must have shape (batch = {prompt_embeds.shape[0]}, channels, h, w), "

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genai_guide._checks import check_float_tensor
+from genai_guide._checks import check_float_tensor, check_same_shape
 
 __all__ = [
     "ElboTerms",
@@ -45,10 +45,6 @@ __all__ = [
     "reparameterize",
 ]
 
-
-def _same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
-    if a.shape != b.shape:
-        raise ValueError(f"{name_b} must have the shape of {name_a} {tuple(a.shape)}, got {tuple(b.shape)}")
 
 
 def _positive(name: str, x: Tensor) -> None:
@@ -96,7 +92,7 @@ def gaussian_kl(mean_q: Tensor, var_q: Tensor, mean_p: Tensor | None = None, var
         ValueError: if shapes disagree or a variance is not positive.
     """
     mean_q, var_q = _latent("mean_q", mean_q), check_float_tensor("var_q", var_q)
-    _same_shape("mean_q", mean_q, "var_q", var_q)
+    check_same_shape("var_q", var_q, mean_q, "mean_q")
     _positive("var_q", var_q)
     mean_p = torch.zeros((), dtype=mean_q.dtype) if mean_p is None else check_float_tensor("mean_p", mean_p)
     var_p = torch.ones((), dtype=mean_q.dtype) if var_p is None else check_float_tensor("var_p", var_p)
@@ -136,7 +132,7 @@ def kl_to_standard_normal(mean: Tensor, logvar: Tensor) -> Tensor:
         ValueError: if the shapes differ or `logvar` is not finite.
     """
     mean, logvar = _latent("mean", mean), check_float_tensor("logvar", logvar)
-    _same_shape("mean", mean, "logvar", logvar)
+    check_same_shape("logvar", logvar, mean, "mean")
     _finite("logvar", logvar)
     return 0.5 * (mean**2 + logvar.exp() - 1 - logvar)
 
@@ -169,7 +165,7 @@ def reparameterize(mean: Tensor, logvar: Tensor, generator: torch.Generator | No
         ValueError: if the shapes differ or `logvar` is not finite.
     """
     mean, logvar = _latent("mean", mean), check_float_tensor("logvar", logvar)
-    _same_shape("mean", mean, "logvar", logvar)
+    check_same_shape("logvar", logvar, mean, "mean")
     _finite("logvar", logvar)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
@@ -200,7 +196,7 @@ def bernoulli_log_likelihood(logits: Tensor, x: Tensor) -> Tensor:
         ValueError: if the shapes differ, `logits` has no batch dimension or `x` leaves $[0, 1]$.
     """
     logits, x = _latent("logits", logits), check_float_tensor("x", x)
-    _same_shape("logits", logits, "x", x)
+    check_same_shape("x", x, logits, "logits")
     if x.numel() and not bool(((x >= 0) & (x <= 1)).all()):
         raise ValueError(f"x must lie in [0, 1], got values in [{x.min().item()}, {x.max().item()}]")
     nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none")  # (batch, ...)
