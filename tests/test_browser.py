@@ -144,20 +144,108 @@ def visit(browser, base: str, pages: list[str], idle: bool) -> tuple[list[str], 
             tab.close()
 
 
-def test_every_page_with_math_or_a_diagram_loads_cleanly(browser, built_site, server):
-    """Every page with display math or a diagram, served: no request to another host, no console error,
-    diagrams drawn, and no display formula wider than the column (a layout fact, so only a browser can
-    check it). Pages without either are the templates' (visited below) and the static checks'. No page
-    loads the search index until the reader goes to search (docs/javascripts/search.js)."""
-    assert set(TEMPLATES) <= set(all_pages(built_site))
+# Every display formula and every diagram of the site, gathered into one page that has the site's own
+# chrome and column (a chapter page with its article replaced): one page load instead of one for each
+# of the eighty pages with math or a diagram, and the same two layout facts checked for each of them.
+# A formula keeps the chain of elements around it (admonitions, lists, glossary entries, tabs shown
+# open), so it is measured in the column it has on its page.
+WIDGETS_HOST = "architectures/attention.html"
+WIDGETS_PAGE = "architectures/__every_formula_and_diagram.html"
+WIDGETS_STYLE = "<style>.tabbed-block{display:block!important}</style>"
+WIDGET_REPORT = """() => ({
+    wide: [...document.querySelectorAll('[data-from] .katex-display')].filter(e => e.scrollWidth > e.clientWidth + 1)
+        .map(e => e.closest('[data-from]').dataset.from + ': '
+                  + (e.querySelector('annotation') || e).textContent.trim().slice(0, 80)),
+    undrawn: [...document.querySelectorAll('[data-from] .mermaid')]
+        .filter(h => !(h.shadowRoot && h.shadowRoot.querySelector('svg g')) || /Syntax error/i.test(h.shadowRoot.textContent))
+        .map(h => h.closest('[data-from]').dataset.from),
+    formulas: document.querySelectorAll('[data-from] .katex-display').length,
+    diagrams: document.querySelectorAll('[data-from] .mermaid').length,
+})"""
+
+
+def widget_items(site: Path, pages: list[str]) -> tuple[list[str], int, int]:
+    """The display formulas (each inside shallow copies of its ancestors up to the article) and the
+    diagrams of `pages`, each tagged with its page; and how many of each."""
+    import lxml.html
+
+    items, formulas, diagrams = [], 0, 0
+    for name in pages:
+        tree = lxml.html.fromstring((site / name).read_bytes())
+        for el in tree.xpath("//article//*[contains(@class, 'katex-display')]/parent::*"
+                             " | //article//pre[contains(@class, 'mermaid')]"):
+            html = lxml.html.tostring(el, encoding="unicode")
+            for parent in el.iterancestors():
+                if parent.tag == "article":
+                    break
+                attrs = "".join(f' {k}="{v}"' for k, v in parent.attrib.items() if k in ("class", "style"))
+                html = f"<{parent.tag}{attrs}{' open' if parent.tag == 'details' else ''}>{html}</{parent.tag}>"
+            items.append(f'<div data-from="{name}">{html}</div>')
+            is_diagram = el.tag == "pre"
+            diagrams += is_diagram
+            formulas += not is_diagram
+    return items, formulas, diagrams
+
+
+def widget_page(site: Path, items: list[str]) -> str:
+    """The host chapter page with its article's content replaced by `items`."""
+    import re
+
+    host = (site / WIDGETS_HOST).read_text(encoding="utf-8")
+    article = re.search(r'(<article class="md-content__inner md-typeset">)(.*?)(</article>)', host, re.S)
+    return host[:article.start(2)] + WIDGETS_STYLE + "\n".join(items) + host[article.end(2):]
+
+
+def load_widgets(browser, base: str, html: str) -> tuple[Page, dict]:
+    """Open `html` as the page WIDGETS_PAGE under `base`; the page and its WIDGET_REPORT. A diagram that
+    does not parse stays undrawn (and throws): the report names it once the wait for drawing gives up."""
+    p = Page(browser)
+    p.page.route(base + WIDGETS_PAGE, lambda route: route.fulfill(body=html, content_type="text/html; charset=utf-8"))
+    p.page.goto(base + WIDGETS_PAGE, wait_until="load")
+    deadline = time.monotonic() + 30
+    while not p.errors and not p.page.evaluate("() => !document.querySelector('pre.mermaid')"):
+        assert time.monotonic() < deadline, "the diagrams were neither drawn nor failed within 30 s"
+        p.page.wait_for_timeout(100)
+    p.page.evaluate("() => document.fonts.ready.then(() => true)")  # widths are measured in KaTeX's fonts
+    return p, p.page.evaluate(WIDGET_REPORT)
+
+
+def test_every_formula_fits_and_every_diagram_draws(browser, built_site, server):
+    """Every display formula of the site fits the text column at desktop width (a layout fact, so only a
+    browser can check it; split a wide one with aligned), and every Mermaid diagram is drawn, with no
+    console error and no request to another host. The labs, whose math is typeset in the browser, are
+    loaded themselves. What else each page loads is the templates' test (below) and the static checks'."""
     pages = [p for p in all_pages(built_site)
              if any(mark in (built_site / p).read_text(encoding="utf-8") for mark in ('katex-display', 'class="mermaid"'))]
-    assert len(pages) > len(TEMPLATES)
-    external, errors, wide = visit(browser, server, pages, idle=False)
+    items, formulas, diagrams = widget_items(built_site, pages)
+    assert formulas > 200 and diagrams > 40, (formulas, diagrams)
+    p, report = load_widgets(browser, server, widget_page(built_site, items))
+    try:
+        assert (report["formulas"], report["diagrams"]) == (formulas, diagrams), report
+        assert not report["undrawn"], f"diagrams not drawn: {report['undrawn']}"
+        assert not p.external, f"requests to other hosts: {p.external}"
+        assert not p.errors, f"console errors: {p.errors}"
+        wide = report["wide"]
+    finally:
+        p.close()
+    labs = [p for p in all_pages(built_site) if 'class="jp-Notebook' in (built_site / p).read_text(encoding="utf-8")]
+    assert len(labs) >= 4
+    external, errors, lab_wide = visit(browser, server, labs, idle=False)
     assert not external, f"requests to other hosts: {external}"
     assert not errors, f"console errors: {errors}"
+    wide += lab_wide
     assert not wide, "display formulas wider than the column at desktop width (split them with aligned):\n" + \
         "\n".join(wide)
+
+
+def test_the_formula_and_diagram_check_can_fail(browser, built_site, server):
+    """A formula wider than the column and a diagram that does not parse are both reported."""
+    wide = '<div data-from="x.html"><div class="arithmatex"><span class="katex-display"><span class="katex">' + \
+        "W" * 400 + "</span></span></div></div>"
+    broken = '<div data-from="y.html"><pre class="mermaid"><code>flowchart LR\n  A --&gt;&gt;&gt; [</code></pre></div>'
+    p, report = load_widgets(browser, server, widget_page(built_site, [wide, broken]))
+    p.close()
+    assert report["wide"] == ["x.html: " + "W" * 80] and report["undrawn"] == ["y.html"], report
 
 
 def test_each_page_template_loads_cleanly(browser, base):

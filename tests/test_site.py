@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from urllib.parse import urlsplit
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 
 from bookkit.data import load_glossary
 from bookkit.render import plain_text
@@ -455,11 +455,27 @@ def test_each_tooltip_appears_on_the_pages_that_use_the_term(built_site: Path):
     assert not missing, f"terms used without their tooltip: {missing[:20]}"
 
 
+def _backlinks_after(page: BeautifulSoup, ids: set[str]) -> dict[str, Tag]:
+    """For each of `ids`, the first `p.gl-backlinks` after the element with that id, in one pass over the
+    page (what `page.find(id=i).find_next("p", class_="gl-backlinks")` gives, without a scan per entry)."""
+    found: dict[str, Tag] = {}
+    waiting: list[str] = []
+    for el in page.find_all(True):
+        if el.get("id") in ids and el["id"] not in found and el["id"] not in waiting:
+            waiting.append(el["id"])
+        if el.name == "p" and "gl-backlinks" in (el.get("class") or []):
+            found.update((i, el) for i in waiting)
+            waiting.clear()
+    return found
+
+
 def test_each_backlink_points_at_a_page_using_the_term(built_site: Path):
-    glossary = soup(built_site, "glossary.html")
+    entries = _glossary_export(built_site)
+    after = _backlinks_after(soup(built_site, "glossary.html"), {e["slug"] for e in entries})
     checked = 0
-    for entry in _glossary_export(built_site):
-        backlinks = glossary.find(id=entry["slug"]).find_next("p", class_="gl-backlinks")
+    for entry in entries:
+        backlinks = after.get(entry["slug"])
+        assert backlinks is not None, f"the glossary entry {entry['slug']} has no 'Used on' line"
         for a in backlinks.find_all("a"):
             assert entry["slug"] in _term_links(built_site, a["href"]), f"{a['href']} does not use {entry['slug']}"
             checked += 1
