@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from bookkit import ROOT
+from bookkit import ROOT, glossary_corpus
 from bookkit.figures import same_figure
 from bookkit.notebooks import NOTEBOOKS, execute
 
@@ -55,6 +55,8 @@ def main(only: list[str]) -> int:
                 keep_or_replace(figure, figures / figure.name)
         snippet.with_suffix(".out").write_text(result.stdout, encoding="utf-8")
         print(f"wrote {snippet.with_suffix('.out').relative_to(ROOT)}")
+    if any(chosen(notebook, only) for notebook in NOTEBOOKS):
+        glossary_corpus.main()  # the "ask the book" lab reads the glossary as package data: refresh it first
     for notebook in NOTEBOOKS:
         if not chosen(notebook, only):
             continue

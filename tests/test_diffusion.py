@@ -17,6 +17,7 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler
 
 from genai_guide.diffusion import (
+    NoisePredictor,
     beta_schedule,
     cumulative_alphas,
     ddim_step,
@@ -27,6 +28,7 @@ from genai_guide.diffusion import (
     posterior_mean_variance,
     predict_x0,
     q_sample,
+    timestep_embedding,
 )
 
 DIFFUSERS_NAME = {"linear": "linear", "cosine": "squaredcos_cap_v2", "squaredcos_cap_v2": "squaredcos_cap_v2"}
@@ -263,6 +265,59 @@ def test_feature_statistics_equal_numpy():
     np.testing.assert_allclose(sigma.numpy(), np.cov(f, rowvar=False), rtol=1e-12, atol=1e-14)
 
 
+# -------------------------------------------------------------------------------------- denoiser
+
+
+@pytest.fixture
+def float64_default():
+    """What the book's programs do before building a model: torch.set_default_dtype(torch.float64)."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+@pytest.mark.parametrize("dim,max_period", [(32, 1000.0), (16, 10000.0), (2, 50.0)])
+def test_timestep_embedding_equals_diffusers(dim, max_period, float64_default):
+    from diffusers.models.embeddings import get_timestep_embedding
+
+    t = torch.tensor([0, 1, 7, 250, 999])
+    ours = timestep_embedding(t, dim, max_period=max_period)
+    theirs = get_timestep_embedding(t, dim, downscale_freq_shift=0, max_period=max_period)  # float32
+    assert ours.dtype == torch.float64 and ours.shape == (5, dim)
+    torch.testing.assert_close(ours, theirs.to(torch.float64), rtol=0, atol=2e-4)  # float32 angles up to ~1000
+    small = torch.tensor([0.0, 0.5, 3.0])  # small angles: float32 is exact to 1e-6
+    torch.testing.assert_close(timestep_embedding(small, dim, max_period), get_timestep_embedding(
+        small, dim, downscale_freq_shift=0, max_period=max_period).to(torch.float64), rtol=0, atol=1e-6)
+
+
+def test_noise_predictor_uses_the_timestep_embedding(float64_default):
+    torch.manual_seed(0)
+    model = NoisePredictor(dim=64, hidden=128, t_dim=32)
+    assert sum(p.numel() for p in model.parameters()) == (96 * 128 + 128) + (128 * 128 + 128) + (128 * 64 + 64) == 37184
+    x, t = torch.randn(5, 64, dtype=torch.float64), torch.tensor([0, 3, 100, 500, 999])
+    by_hand = model.net(torch.cat([x, timestep_embedding(t, 32)], dim=1))
+    torch.testing.assert_close(model(x, t), by_hand, rtol=0, atol=1e-12)
+    assert model(x, t).shape == (5, 64)
+    assert not torch.allclose(model(x, t), model(x, t + 1))  # the output depends on t
+
+
+def test_noise_predictor_learns_a_noise(float64_default):
+    """A few hundred steps of L_simple on a fixed point bring the loss well below 1 (predicting zero)."""
+    torch.manual_seed(0)
+    model = NoisePredictor(dim=4, hidden=32, t_dim=8)
+    ab = cumulative_alphas(beta_schedule("linear", 100))
+    x0 = torch.tensor([[1.0, -1.0, 0.5, 0.0]], dtype=torch.float64).expand(64, 4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(300):
+        t, eps = torch.randint(0, 100, (64,)), torch.randn(64, 4, dtype=torch.float64)
+        loss = torch.nn.functional.mse_loss(model(q_sample(x0, eps, t, ab), t), eps)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.2
+
+
 # -------------------------------------------------------------------------------------- bad input
 
 
@@ -323,3 +378,21 @@ def test_bad_input_is_rejected_by_name():
         frechet_distance(torch.zeros(2), torch.eye(2), torch.zeros(2), torch.eye(3))
     with pytest.raises(TypeError, match="mu1 must be a torch.Tensor"):
         frechet_distance(np.zeros(2), torch.eye(2), torch.zeros(2), torch.eye(2))
+    with pytest.raises(ValueError, match="dim must be even"):
+        timestep_embedding(torch.tensor([1]), 3)
+    with pytest.raises(ValueError, match="t must be a 1-D tensor"):
+        timestep_embedding(torch.tensor(1), 4)
+    with pytest.raises(TypeError, match="t must be a torch.Tensor"):
+        timestep_embedding([1, 2], 4)
+    with pytest.raises(ValueError, match="max_period must be a positive number"):
+        timestep_embedding(torch.tensor([1]), 4, max_period=0)
+    with pytest.raises(ValueError, match="t_dim must be even"):
+        NoisePredictor(t_dim=5)
+    with pytest.raises(ValueError, match="hidden must be >= 1"):
+        NoisePredictor(hidden=0)
+    with pytest.raises(ValueError, match=r"x_t must have shape \(batch, 64\)"):
+        NoisePredictor()(torch.zeros(2, 63), torch.tensor([1, 2]))
+    with pytest.raises(TypeError, match="x_t must have a floating dtype"):
+        NoisePredictor()(torch.zeros(2, 64, dtype=torch.long), torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match=r"t must have shape \(batch,\) = \(2,\)"):
+        NoisePredictor()(torch.zeros(2, 64), torch.tensor([1, 2, 3]))

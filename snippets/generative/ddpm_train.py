@@ -6,7 +6,7 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
-from genai_guide.diffusion import beta_schedule, cumulative_alphas, q_sample
+from genai_guide.diffusion import NoisePredictor, beta_schedule, cumulative_alphas, q_sample
 
 torch.set_default_dtype(torch.float64)  # float64: the same training on every CPU
 torch.set_num_threads(1)  # tiny matrices: one thread is fastest
@@ -17,21 +17,8 @@ train, held_out = digits[order[:1500]], digits[order[1500:]]  # (1500, 64), (297
 T = 1000
 alphas_cumprod = cumulative_alphas(beta_schedule("linear", T))  # DDPM's schedule, 1e-4 to 0.02
 
-
-class NoisePredictor(nn.Module):
-    """eps_theta(x_t, t): the noisy image and a sinusoidal embedding of t in, the predicted noise out."""
-
-    def __init__(self, hidden: int = 128, t_dim: int = 32) -> None:
-        super().__init__()
-        self.register_buffer("freqs", torch.exp(-torch.arange(t_dim // 2) / (t_dim // 2) * torch.log(torch.tensor(1000.0))))
-        self.net = nn.Sequential(nn.Linear(64 + t_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                                 nn.Linear(hidden, 64))
-
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:  # (batch, 64), (batch,)
-        angles = t[:, None] * self.freqs  # (batch, t_dim / 2), as the Transformer's positions
-        return self.net(torch.cat([x_t, angles.sin(), angles.cos()], dim=1))  # (batch, 64)
-
-
+# eps_theta(x_t, t): the 64 noisy pixels and a 32-value sinusoidal embedding of t in, the predicted noise
+# out, through two hidden layers of 128 SiLU units (genai_guide.diffusion.NoisePredictor, an MLP)
 model = NoisePredictor()
 print(f"noise predictor: {sum(p.numel() for p in model.parameters()):,} parameters")
 # --8<-- [end:model]

@@ -9,8 +9,12 @@ questions, each labelled with the ids of the passages that answer it and with a 
 - `"paraphrase"`: the question says in other words, or other word forms, what the passage says;
 - `"plain"`: the question uses the passage's own words.
 
-The chapters on sparse and hybrid retrieval, vector search, reranking and the "ask the book" lab all
-evaluate on this set, read from anywhere the package is installed.
+The chapters on sparse and hybrid retrieval, vector search and reranking all evaluate on this set,
+read from anywhere the package is installed.
+
+The book's own glossary ships too (`load_glossary`): one `GlossaryEntry` a term, with its one-sentence
+tooltip, its definition and the chapter section that teaches it, generated from the glossary's single
+source so that the "ask the book" lab can index real text that no one wrote for a test.
 
 Example:
     >>> from genai_guide.knowledge_base import load_labelled_set
@@ -29,13 +33,15 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-__all__ = ["KINDS", "LabelledSet", "Passage", "Question", "labelled_set_names", "load_labelled_set"]
+__all__ = ["KINDS", "GlossaryEntry", "LabelledSet", "Passage", "Question", "labelled_set_names", "load_glossary",
+           "load_labelled_set"]
 
 KINDS: tuple[str, ...] = ("keyword", "paraphrase", "plain")
 """The kinds of question in a labelled set (see the module docstring)."""
 
 _PACKAGE = "genai_guide.texts"
 _SUFFIX = ".json"
+_GLOSSARY = "glossary.json"
 
 
 @dataclass(frozen=True)
@@ -169,3 +175,51 @@ def load_labelled_set(name: str = "harbour_guide") -> LabelledSet:
         if not q.relevant or unknown or q.kind not in KINDS:
             raise ValueError(f"labelled set {name!r}: question {q.id} has relevant={q.relevant}, kind={q.kind!r}")
     return LabelledSet(raw["name"], raw["description"], passages, questions)
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    """One term of the book's glossary.
+
+    Attributes:
+        slug: the entry's stable anchor, such as `"bm25"`: its place in the glossary is `glossary.md#<slug>`.
+        term: the term as its heading shows it.
+        tooltip: one plain sentence, shown on hover wherever the term appears on the site.
+        definition: the full definition, in Markdown (math in `$...$`).
+        taught_in: the chapter section that teaches it, as `page.md#anchor` under `docs/`, or None.
+    """
+
+    slug: str
+    term: str
+    tooltip: str
+    definition: str
+    taught_in: str | None
+
+    @property
+    def document(self) -> str:
+        """The text to index: `"<term>. <definition>"` (the tooltip is left out)."""
+        return f"{self.term}. {self.definition}"
+
+
+def load_glossary() -> tuple[GlossaryEntry, ...]:
+    """Read the book's glossary, shipped as package data, with its entries sorted by slug.
+
+    The file is generated from the glossary's single source by the book's tooling, and a test fails
+    when it is older than that source; read it from any folder where the package is installed.
+
+    Returns:
+        The entries, sorted by slug (unique).
+
+    Raises:
+        ValueError: if the shipped file has duplicate slugs or an entry without a tooltip or definition.
+    """
+    raw = json.loads(resources.files(_PACKAGE).joinpath(_GLOSSARY).read_text(encoding="utf-8"))
+    entries = tuple(GlossaryEntry(e["slug"], e["term"], e["tooltip"], e["definition"], e.get("taught_in"))
+                    for e in raw["entries"])
+    slugs = [e.slug for e in entries]
+    if len(set(slugs)) != len(slugs) or slugs != sorted(slugs):
+        raise ValueError("the shipped glossary must have unique slugs, in sorted order")
+    for e in entries:
+        if not e.tooltip.strip() or not e.definition.strip():
+            raise ValueError(f"the shipped glossary entry {e.slug!r} has an empty tooltip or definition")
+    return entries

@@ -217,6 +217,6 @@ def evaluate(rankings: Mapping[Hashable, Sequence[Hashable]], qrels: Mapping[Has
         totals["recall"] += recall_at_k(ranking, rel, k)
         totals["precision"] += precision_at_k(ranking, rel, k)
         totals["mrr"] += reciprocal_rank(ranking, rel)
-        gains = [float(d in rel) for d in ranking]
-        totals["ndcg"] += ndcg_at_k(gains, -np.arange(len(ranking), dtype=np.float64), k)
+        gains = [float(d in rel) for d in ranking]  # scores -position: no ties, so no tie averaging to do
+        totals["ndcg"] += ndcg_at_k(gains, -np.arange(len(ranking), dtype=np.float64), k, ignore_ties=True)
     return {name: value / len(rankings) for name, value in totals.items()}
