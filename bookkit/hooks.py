@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 from mkdocs.exceptions import PluginError
-from mkdocs.structure.files import File, Files
+from mkdocs.structure.files import File, Files, InclusionLevel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -25,6 +25,7 @@ from bookkit import ROOT  # noqa: E402
 from bookkit.blocks import expand_includes, mark_continued_tabs  # noqa: E402
 from bookkit.data import DataError, load_datasets, load_glossary, load_models, load_papers, load_tools  # noqa: E402
 from bookkit.math import MathError, render_math, restore_math  # noqa: E402
+from bookkit.print_page import PRINT_MARKDOWN, PRINT_SOURCE, build_print_page  # noqa: E402
 from bookkit.render import (  # noqa: E402
     datasets_markdown,
     glossary_markdown,
@@ -119,8 +120,10 @@ def on_files(files: Files, config) -> Files:
                      File.generated(config, PAPERS, content=papers_markdown(_state["papers"]))]
     except DataError as err:
         raise PluginError(f"invalid book data: {err}") from err
+    # The whole book on one page (bookkit/print_page.py), linked from the home page, on no nav.
+    generated.append(File.generated(config, PRINT_SOURCE, content=PRINT_MARKDOWN, inclusion=InclusionLevel.NOT_IN_NAV))
     for file in generated:
-        file.edit_uri = None  # made from data/*.yml: no page source to edit
+        file.edit_uri = None  # made from data/*.yml (or by the hooks): no page source to edit
         files.append(file)
     return files
 
@@ -274,7 +277,7 @@ def on_page_content(html_text: str, page, config, files) -> str:
         _state["math"][page.file.src_uri] = slots
     except MathError as err:
         raise PluginError(f"{page.file.src_uri}: {err}") from err
-    if page.file.src_uri == GLOSSARY:
+    if page.file.src_uri in (GLOSSARY, PRINT_SOURCE):  # no term links on the glossary or the print page's intro
         return html_text
     href = posixpath.relpath(files.get_file_from_path(GLOSSARY).url, posixpath.dirname(page.file.url) or ".")
     linked, used = _state["linker"].link(html_text, href)
@@ -325,6 +328,10 @@ def on_post_build(config) -> None:
         target = posixpath.relpath(new, posixpath.dirname(old))
         (site / old).parent.mkdir(parents=True, exist_ok=True)
         (site / old).write_text(REDIRECT_PAGE.format(target=html.escape(target), title=html.escape(new)), encoding="utf-8")
+    # 6. The whole book on one page, from the pages just built (after the glossary got its backlinks).
+    problems = build_print_page(site, _state["nav"])
+    if problems:
+        raise PluginError("print.html: " + "; ".join(problems[:20]))
 
 
 NOTEBOOK_CDN_SCRIPT = re.compile(r'<script type="module">(?:(?!</script>).)*?cdnjs\.cloudflare\.com.*?</script>', re.S)

@@ -34,6 +34,18 @@ LOADING_RELS = {"stylesheet", "icon", "shortcut", "apple-touch-icon", "preload",
                 "manifest", "preconnect", "dns-prefetch", "mask-icon"}
 
 
+# Pages made of other pages: print.html is every chapter's article on one page (bookkit/print_page.py),
+# 12 MB of HTML. Parsing it here would cost more than the rest of the site together, for text the
+# checks already read on the chapters' own pages; tests/test_site.py checks what is its own (its ids,
+# its rewritten links, what it loads) with lxml.
+COMBINED_PAGES = {"print.html"}
+
+
+def site_pages(site: Path) -> list[Path]:
+    """The built site's HTML pages, sorted, without COMBINED_PAGES."""
+    return [p for p in sorted(site.rglob("*.html")) if p.relative_to(site).as_posix() not in COMBINED_PAGES]
+
+
 @dataclass(frozen=True)
 class Problem:
     file: str
@@ -77,6 +89,8 @@ def external_resources(site: Path) -> list[Problem]:
             continue
         name = file.relative_to(site).as_posix()
         if file.suffix == ".html":
+            if name in COMBINED_PAGES:
+                continue
             soup = parse(file)
             for tag, attr in RESOURCE_ATTRS:
                 for el in soup.find_all(tag):
@@ -124,7 +138,7 @@ def broken_links(site: Path, base_path: str = "/") -> list[Problem]:
     """
     problems: list[Problem] = []
     ids: dict[Path, set[str]] = {}
-    for page in sorted(site.rglob("*.html")):
+    for page in site_pages(site):
         name = page.relative_to(site).as_posix()
         soup = parse(page)
         refs = [(el.name, el.get("href")) for el in soup.find_all(["a", "link"], href=True)]
@@ -178,7 +192,7 @@ def visible_tex(site: Path) -> list[Problem]:
     """TeX source left in the visible text of any page (untypeset math), and glossary links placed
     inside text that is not read as prose (a notebook cell's copy buffer, code)."""
     problems: list[Problem] = []
-    for page in sorted(site.rglob("*.html")):
+    for page in site_pages(site):
         name = page.relative_to(site).as_posix()
         parts: list[str] = []
         found: list[str] = []

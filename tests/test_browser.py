@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import shutil
 import socket
 import subprocess
@@ -112,7 +111,11 @@ def base(request, built_site, server):
 
 
 def all_pages(site: Path) -> list[str]:
-    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html") if p.name != "404.html")
+    """Every page but the 404 page and print.html (every other page's article again, on one page)."""
+    from bookkit.sitecheck import COMBINED_PAGES
+
+    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html")
+                  if p.name != "404.html" and p.relative_to(site).as_posix() not in COMBINED_PAGES)
 
 
 # One page of each template and widget: home, a chapter (math, diagram, tabs, figure, tooltips), the
@@ -192,7 +195,7 @@ def widget_page(site: Path, items: list[str]) -> str:
     import re
 
     host = (site / WIDGETS_HOST).read_text(encoding="utf-8")
-    article = re.search(r'(<article class="md-content__inner md-typeset">)(.*?)(</article>)', host, re.S)
+    article = re.search(r'(<article class="md-content__inner md-typeset">)(.*?)(</article>)', host, re.DOTALL)
     return host[:article.start(2)] + WIDGETS_STYLE + "\n".join(items) + host[article.end(2):]
 
 
@@ -491,7 +494,7 @@ def test_dark_and_light_toggle(browser, server):
     p = Page(browser)
     try:
         page = p.open(base + "index.html")
-        scheme = lambda: page.evaluate("() => document.body.getAttribute('data-md-color-scheme')")  # noqa: E731
+        scheme = lambda: page.evaluate("() => document.body.getAttribute('data-md-color-scheme')")
         assert scheme() == "default"
         page.locator("form[data-md-component=palette] label:visible").first.click()
         page.wait_for_function("() => document.body.getAttribute('data-md-color-scheme') === 'slate'")

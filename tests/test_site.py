@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-
-import pytest
 from urllib.parse import urlsplit
 
+import pytest
 from bs4 import BeautifulSoup, Tag
 
 from bookkit.data import load_glossary
 from bookkit.render import plain_text
-from bookkit.sitecheck import broken_links, external_resources, parse, visible_tex
+from bookkit.sitecheck import broken_links, external_resources, parse, site_pages, visible_tex
 from bookkit.versions import readme_versions
 from conftest import ROOT
 
@@ -106,7 +105,7 @@ def test_every_glossary_term_is_in_the_search_index(built_site: Path):
 def test_every_figure_opens_full_size(built_site: Path):
     """A figure is shrunk to the column on a phone; each one is a link to its SVG, to open and zoom."""
     figures, bare = 0, []
-    for page in sorted(built_site.rglob("*.html")):
+    for page in site_pages(built_site):
         for img in parse(page).find_all("img", src=re.compile(r"(^|/)figures/[^/]+\.svg$")):
             figures += 1
             if img.parent.name != "a" or img.parent.get("href") != img["src"]:
@@ -130,7 +129,7 @@ def test_the_search_rewrite_knows_lunrs_stop_words(built_site: Path):
 def test_no_page_shows_an_element_its_text_did_not_ask_for(built_site: Path):
     """Text from the data files is text: an alias such as `<s>` once opened a strike-through that
     crossed out 214 glossary entries. The book writes no strike-through, deletion or underline tag."""
-    unasked = [f"{page.relative_to(built_site).as_posix()}: <{el.name}>" for page in sorted(built_site.rglob("*.html"))
+    unasked = [f"{page.relative_to(built_site).as_posix()}: <{el.name}>" for page in site_pages(built_site)
                for el in parse(page).find_all(["s", "del", "strike", "u"])]
     assert not unasked, f"elements no page asked for: {unasked[:20]}"
     bos = soup(built_site, "glossary.html").find(id="bos-token").find_next("p")
@@ -151,8 +150,10 @@ def validate_html(pages: list[Path]) -> list[dict]:
 
 
 def test_every_page_is_valid_html(built_site: Path):
-    """A real validator on every page: unescaped data text, an unclosed element or a misplaced one fails."""
-    problems = validate_html(sorted(built_site.rglob("*.html")))
+    """A real validator on every page: unescaped data text, an unclosed element or a misplaced one fails.
+    (Not print.html, the other pages' articles on one page: 12 MB that html-validate takes over a minute
+    on; its own structure is checked below, in test_print_page_*.)"""
+    problems = validate_html(site_pages(built_site))
     assert not problems, "\n".join(f"{Path(p['file']).relative_to(built_site)}:{p['line']}: {p['rule']}: {p['message']}"
                                    for p in problems[:30])
 
@@ -191,7 +192,7 @@ def test_terms_are_linked_once_a_section_and_never_in_headings_titles_or_links(b
     """The convention readers are promised: a dotted link on a term's first mention in each section,
     none in headings, admonition titles, summaries or inside another link (a citation)."""
     problems = []
-    for page in sorted(built_site.rglob("*.html")):
+    for page in site_pages(built_site):
         name = page.relative_to(built_site).as_posix()
         if name == "glossary.html":
             continue
@@ -318,7 +319,7 @@ def test_llms_txt_lists_every_page_as_markdown(built_site: Path):
 
     text = (built_site / "llms.txt").read_text(encoding="utf-8")
     assert text.startswith("# The Generative AI Guidebook\n\n> ")
-    links = re.findall(r"^- \[[^]]+\]\(([^)]+)\): \S", text, re.M)
+    links = re.findall(r"^- \[[^]]+\]\(([^)]+)\): \S", text, re.MULTILINE)
     assert links == list(walk(load_config(str(ROOT / "mkdocs.yml"))["nav"]))
     for link in links:
         assert (built_site / link).is_file(), link
@@ -390,7 +391,7 @@ def test_404_page_sitemap_and_metadata(built_site: Path):
 
 
 def test_math_is_typeset_at_build_time(built_site: Path):
-    for page in built_site.rglob("*.html"):
+    for page in site_pages(built_site):
         text = page.read_text(encoding="utf-8")
         untypeset = re.findall(r'class="arithmatex">\s*\\[\(\[]', text)
         assert not untypeset, f"{page.relative_to(built_site)}: raw TeX left untypeset"
@@ -491,3 +492,118 @@ def test_models_datasets_and_tools_pages_come_from_the_data(built_site: Path):
         ids = {el["id"] for el in soup(built_site, page).find_all(id=True)}
         missing = [key for key in records if key not in ids]
         assert not missing, f"{page} lacks entries {missing}"
+
+
+# The whole book on one page (bookkit/print_page.py): parsed once, with lxml (bs4 takes seconds on 12 MB).
+_PRINT: dict[Path, object] = {}
+
+
+def _print_page(built_site: Path):
+    import lxml.html
+
+    if built_site not in _PRINT:
+        _PRINT[built_site] = lxml.html.parse(str(built_site / "print.html")).getroot()
+    return _PRINT[built_site]
+
+
+def test_print_page_holds_every_chapter_in_reading_order(built_site: Path):
+    """print.html: Home, each part's pages (labs too), then the glossary and reference lists, in nav order,
+    each in a section that starts a printed page with the page's h1; the API reference is left out."""
+    from mkdocs.config import load_config
+
+    from bookkit.print_page import EXCLUDED_PREFIXES, slug
+
+    def walk(items):
+        for item in items:
+            value = next(iter(item.values())) if isinstance(item, dict) else item
+            yield from walk(value) if isinstance(value, list) else [value]
+
+    expected = [re.sub(r"\.(md|ipynb)$", ".html", src) for src in walk(load_config(str(ROOT / "mkdocs.yml"))["nav"])]
+    expected = [url for url in expected if not url.startswith(EXCLUDED_PREFIXES)]
+    doc = _print_page(built_site)
+    sections = doc.xpath('//article//section[@class="gl-print-chapter"]')
+    assert [s.get("data-page") for s in sections] == expected
+    assert [s.get("id") for s in sections] == [slug(url) for url in expected]
+    assert [a.get("href") for a in doc.xpath('//nav[@class="gl-print-toc"]//a')] == ["#" + slug(u) for u in expected]
+    for section in sections:
+        h1 = section.xpath(".//h1")
+        assert h1 and h1[0].text_content().strip(), f"{section.get('data-page')}: no h1"
+    assert sections[0].xpath(".//h1")[0].text_content().strip("¶ ") == "The Generative AI Guidebook"
+    assert "glossary.html" in expected and "architectures/attention_lab.html" in expected
+    css = (built_site / "stylesheets/book.css").read_text(encoding="utf-8")
+    assert re.search(r"\.gl-print-chapter\s*\{[^}]*break-before:\s*page", css)
+    home = soup(built_site, "index.html").find("a", href="print.html")
+    assert home is not None, "the home page links the print page"
+
+
+def test_print_page_ids_are_unique_and_every_link_resolves(built_site: Path):
+    """Ids are prefixed per page, so they are unique; every link and resource of the print page resolves:
+    in-page anchors on the page itself, other files (API pages, figures, notebooks) in the site, from
+    print.html's folder; nothing is loaded from another host."""
+    from urllib.parse import unquote
+
+    import lxml.html
+
+    from bookkit.sitecheck import LOADING_RELS, is_external
+
+    doc = _print_page(built_site)
+    ids = doc.xpath("//@id")
+    assert len(ids) == len(set(ids)), f"ids given twice: {sorted({i for i in ids if ids.count(i) > 1})[:10]}"
+    anchors = set(ids) | set(doc.xpath("//a/@name"))
+    other: dict[Path, set[str]] = {}
+    problems, internal = [], 0
+    for el, attr in [*((e, "href") for e in doc.xpath("//a[@href] | //link[@href]")),
+                     *((e, "src") for e in doc.xpath("//img[@src] | //script[@src] | //iframe[@src] | //source[@src]"))]:
+        url = el.get(attr)
+        parts = urlsplit(url)
+        if is_external(url):
+            if el.tag != "a" and (el.tag != "link" or set((el.get("rel") or "").split()) & LOADING_RELS):
+                problems.append(f"<{el.tag}> loads {url} from another host")
+            continue
+        if parts.scheme or not (parts.path or parts.fragment):
+            continue
+        internal += 1
+        if not parts.path:
+            if unquote(parts.fragment) not in anchors:
+                problems.append(f"<{el.tag}> {url}: no anchor on the print page")
+            continue
+        target = (built_site / unquote(parts.path)).resolve()
+        if not target.is_file():
+            problems.append(f"<{el.tag}> {url}: no such file")
+        elif parts.fragment and target.suffix == ".html":
+            if target not in other:
+                page = lxml.html.parse(str(target)).getroot()
+                other[target] = set(page.xpath("//@id")) | set(page.xpath("//a/@name"))
+            if unquote(parts.fragment) not in other[target]:
+                problems.append(f"<{el.tag}> {url}: no anchor #{parts.fragment} there")
+    assert internal > 5000 and not problems, "\n".join(problems[:30])
+
+
+def test_print_page_rewrites_ids_and_links_for_one_page():
+    """Two tiny pages: ids get their page's prefix, links to an included page (or its anchor) become in-page
+    anchors, other site files are addressed from print.html's folder, other hosts stay as they are, and
+    a link to an anchor that does not exist is reported."""
+    from bookkit.print_page import Chapter, combine
+
+    one = ('<h1 id="one">One</h1><a class="headerlink" href="#one">¶</a><p id="x">'
+           '<a href="two.html#y">two</a> <a href="two.html">page</a> <a href="../reference/api/a.html#f">api</a> '
+           '<a href="https://arxiv.org/abs/1706.03762">paper</a> <a href="#gone">bad</a></p>'
+           '<a class="gl-figure" href="figures/f.svg"><img alt="f" src="figures/f.svg"></a>'
+           '<div class="tabbed-set"><input checked id="__tabbed_1_1" name="__tabbed_1" type="radio">'
+           '<label for="__tabbed_1_1">A</label></div><pre id="__code_0"><button data-clipboard-target="#__code_0 > code">'
+           '</button><code>x = "&lt;a href=#x&gt;"</code></pre><script>var s = \'<a id="raw">\';</script>')
+    two = '<h1 id="two">Two</h1><p id="y"><a href="one.html#x" title="a &amp; b">back</a> <a href="../index.html">home</a></p>'
+    book = combine([Chapter("a/one.html", "One", one, part="Part"), Chapter("a/two.html", "Two", two, part="Part")],
+                   print_url="print.html")
+    body = book.body
+    assert '<section class="gl-print-chapter" id="a-one" data-page="a/one.html" data-part="Part">' in body
+    for fragment in ('<h1 id="a-one--one">', 'href="#a-one--one"', '<p id="a-one--x">', '<a href="#a-two--y">two</a>',
+                     '<a href="#a-two">page</a>', '<a href="reference/api/a.html#f">api</a>',
+                     '<a href="https://arxiv.org/abs/1706.03762">paper</a>', 'href="a/figures/f.svg"',
+                     'src="a/figures/f.svg"', 'id="a-one--__tabbed_1_1" name="a-one--__tabbed_1"',
+                     '<label for="a-one--__tabbed_1_1">', 'data-clipboard-target="#a-one--__code_0 &gt; code"',
+                     '<code>x = "&lt;a href=#x&gt;"</code>', "var s = '<a id=\"raw\">';", '<p id="a-two--y">',
+                     '<a href="#a-one--x" title="a &amp; b">back</a>', '<a href="index.html">home</a>',
+                     '<a href="#a-one">One</a>'):
+        assert fragment in body, fragment
+    assert book.problems == ["a/one.html: link #gone has no target on print.html (#a-one--gone)"]
