@@ -1,6 +1,6 @@
 """ControlNet on a tiny U-Net: `ControlNetModel.from_unet` copies the encoder, its zero convolutions make the
 controlled U-Net equal to the original at initialisation (exactly, float64), our written-out forward passes equal
-diffusers', and three training steps on digit edge maps show how the gradient reaches the trainable copy."""
+diffusers', and four training steps on digit edge maps show how the gradient reaches the trainable copy."""
 
 # --8<-- [start:parts]
 import torch
