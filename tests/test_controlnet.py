@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 from diffusers import (
-    AutoencoderKL,
     ControlNetModel,
     DDIMScheduler,
     MultiControlNetModel,
@@ -21,8 +20,8 @@ from diffusers import (
     UNet2DConditionModel,
 )
 from scipy import ndimage
+from tiny_sd import tiny_text_encoder_and_vae
 from torch import nn
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from genai_guide.controlnet import (
     ControlledBlock,
@@ -255,22 +254,8 @@ def _hand_loop(unet, vae, controlnet, scheduler, cond, uncond, latents, image, s
 @pytest.mark.parametrize(("guidance", "control_scale"), [(4.0, 1.0), (7.5, 0.6)])
 def test_hand_loop_equals_controlnet_pipeline(tiny, guidance, control_scale):
     unet, _, trained = tiny
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        torch.manual_seed(1)
-        letters = sorted(set("a red circle"))
-        vocab = {t: i for i, t in enumerate(["<|startoftext|>", "<|endoftext|>", *letters,
-                                              *(c + "</w>" for c in letters)])}
-        tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=16)
-        text_encoder = CLIPTextModel(CLIPTextConfig(
-            vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-            max_position_embeddings=16, bos_token_id=0, eos_token_id=1, pad_token_id=1)).eval()
-        vae = AutoencoderKL(block_out_channels=(8, 8), down_block_types=("DownEncoderBlock2D",) * 2,
-                            up_block_types=("UpDecoderBlock2D",) * 2, layers_per_block=1, latent_channels=4,
-                            norm_num_groups=4).eval()
-    finally:
-        torch.set_default_dtype(previous)
+    torch.manual_seed(1)
+    tokenizer, text_encoder, vae = tiny_text_encoder_and_vae("a red circle", max_length=16)
 
     def scheduler():
         return DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False,

@@ -13,13 +13,12 @@ import math
 import pytest
 import torch
 from diffusers import (
-    AutoencoderKL,
     DDIMScheduler,
     PNDMScheduler,
     StableDiffusionPipeline,
     UNet2DConditionModel,
 )
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from tiny_sd import tiny_text_encoder_and_vae
 
 from genai_guide.diffusion import beta_schedule, cumulative_alphas
 from genai_guide.guidance import (
@@ -130,20 +129,11 @@ def test_classifier_guidance_rejects_bad_input():
 
 @pytest.fixture(scope="module")
 def tiny_parts():
+    torch.manual_seed(0)
+    tokenizer, text_encoder, vae = tiny_text_encoder_and_vae("a photo of red blue circle", max_length=12)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
-        torch.manual_seed(0)
-        letters = sorted(set("a photo of red blue circle"))
-        vocab = {t: i for i, t in enumerate(["<|startoftext|>", "<|endoftext|>", *letters,
-                                              *(c + "</w>" for c in letters)])}
-        tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=12)
-        text_encoder = CLIPTextModel(CLIPTextConfig(
-            vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-            max_position_embeddings=12, bos_token_id=0, eos_token_id=1, pad_token_id=1)).eval()
-        vae = AutoencoderKL(block_out_channels=(8, 8), down_block_types=("DownEncoderBlock2D",) * 2,
-                            up_block_types=("UpDecoderBlock2D",) * 2, layers_per_block=1, latent_channels=4,
-                            norm_num_groups=4).eval()
         unet = UNet2DConditionModel(
             sample_size=4, in_channels=4, out_channels=4, block_out_channels=(8, 16), layers_per_block=1,
             down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
