@@ -20,7 +20,6 @@ from diffusers import (
     UNet2DConditionModel,
 )
 from scipy import ndimage
-from tiny_sd import tiny_text_encoder_and_vae
 from torch import nn
 
 from genai_guide.controlnet import (
@@ -31,6 +30,7 @@ from genai_guide.controlnet import (
     zero_conv,
 )
 from genai_guide.guidance import classifier_free_guidance, encode_prompts
+from tests.tiny_sd import tiny_text_encoder_and_vae
 
 
 def _randn(*shape, seed=0):

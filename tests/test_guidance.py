@@ -18,7 +18,6 @@ from diffusers import (
     StableDiffusionPipeline,
     UNet2DConditionModel,
 )
-from tiny_sd import tiny_text_encoder_and_vae
 
 from genai_guide.diffusion import beta_schedule, cumulative_alphas
 from genai_guide.guidance import (
@@ -30,6 +29,7 @@ from genai_guide.guidance import (
     encode_prompts,
     latent_diffusion_sample,
 )
+from tests.tiny_sd import tiny_text_encoder_and_vae
 
 
 def _randn(*shape, seed=0):
